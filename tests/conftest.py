@@ -23,6 +23,10 @@ from local.services import (
     start_moto_server,
 )
 
+# Set before any test module imports a handler, so module-scope loggers and metrics get them.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ToteSysPipelineTests")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tests")
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EVENTS_DIR = REPO_ROOT / "events"
 SNAPSHOT_DIR = REPO_ROOT.parent / "shared" / "data" / "totesys-2024-11-15"
@@ -124,6 +128,3 @@ def snapshot_dir() -> Path:
     return SNAPSHOT_DIR
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ToteSysPipelineTests")
-    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tests")

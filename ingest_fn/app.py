@@ -1,0 +1,27 @@
+"""Lambda entry point for the scheduled ToteSys ingest: parse nothing, run once, summarise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ingest.run import run_ingest
+from ingest.settings import Settings
+
+logger = Logger()
+metrics = Metrics()
+SETTINGS = Settings.from_env()
+S3 = boto3.client("s3")
+SECRETS_MANAGER = boto3.client("secretsmanager")
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The schedule only says when: the run finds its own work from the bucket's state."""
+    logger.info("scheduled ingest", extra={"event_id": event.get("id"), "time": event.get("time")})
+    summary = run_ingest(SETTINGS, s3=S3, secretsmanager=SECRETS_MANAGER, metrics=metrics)
+    return summary.to_dict()

@@ -1,0 +1,79 @@
+"""Where a run starts: the watermark cache, unless a newer manifest says otherwise."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.layout import STATE_KEY
+from ingest.watermarks import IngestState, read_watermarks, write_watermarks
+from pipeline_common.s3objects import MalformedObjectError, write_json
+
+A, B, C = "20241115T140000000000Z", "20241115T140300000000Z", "20241115T140600000000Z"
+HI_A, HI_B, HI_C = (
+    "2024-11-15 13:59:00.000000",
+    "2024-11-15 14:02:00.000000",
+    "2024-11-15 14:05:00.000000",
+)
+
+
+def _manifest(s3, bucket: str, batch_id: str, hi: str) -> None:
+    write_json(
+        s3,
+        bucket,
+        f"_manifests/{batch_id}.json",
+        {"kind": "ingest", "batch_id": batch_id, "watermarks": {"staff": hi, "address": hi}},
+    )
+
+
+def test_nothing_yet_means_a_first_run(s3, bucket) -> None:
+    assert read_watermarks(s3, bucket) == IngestState(None, {})
+
+
+def test_cache_is_used_when_no_newer_manifest_exists(s3, bucket) -> None:
+    _manifest(s3, bucket, A, HI_A)
+    write_watermarks(s3, bucket, IngestState(A, {"staff": HI_A, "address": HI_A}))
+
+    assert read_watermarks(s3, bucket) == IngestState(A, {"staff": HI_A, "address": HI_A})
+
+
+def test_newest_manifest_after_the_cache_wins(s3, bucket) -> None:
+    _manifest(s3, bucket, A, HI_A)
+    write_watermarks(s3, bucket, IngestState(A, {"staff": HI_A}))
+    _manifest(s3, bucket, B, HI_B)
+    _manifest(s3, bucket, C, HI_C)
+    write_json(s3, bucket, "_manifests/README.json", {"not": "a manifest"})
+
+    assert read_watermarks(s3, bucket) == IngestState(C, {"staff": HI_C, "address": HI_C})
+
+
+def test_manifests_alone_are_enough(s3, bucket) -> None:
+    _manifest(s3, bucket, A, HI_A)
+    _manifest(s3, bucket, B, HI_B)
+
+    assert read_watermarks(s3, bucket) == IngestState(B, {"staff": HI_B, "address": HI_B})
+
+
+def test_unreadable_cache_falls_back_to_the_manifests(s3, bucket) -> None:
+    _manifest(s3, bucket, A, HI_A)
+    s3.put_object(Bucket=bucket, Key=STATE_KEY, Body=b"{half a json")
+
+    assert read_watermarks(s3, bucket) == IngestState(A, {"staff": HI_A, "address": HI_A})
+
+
+def test_a_manifest_with_bad_watermarks_is_an_error_not_a_guess(s3, bucket) -> None:
+    write_json(
+        s3,
+        bucket,
+        f"_manifests/{A}.json",
+        {"batch_id": A, "watermarks": {"staff": "yesterday'; drop table staff; --"}},
+    )
+
+    with pytest.raises(MalformedObjectError, match="not a watermark timestamp"):
+        read_watermarks(s3, bucket)
+
+
+def test_a_manifest_naming_another_batch_is_an_error(s3, bucket) -> None:
+    write_json(s3, bucket, f"_manifests/{B}.json", {"batch_id": A, "watermarks": {}})
+
+    with pytest.raises(MalformedObjectError, match=f"names batch '{A}'"):
+        read_watermarks(s3, bucket)

@@ -1,0 +1,57 @@
+"""Keys in the ingest bucket follow docs/contracts.md section 1, and batch ids sort by time."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from ingest.layout import (
+    BatchIdError,
+    batch_id_for,
+    batch_id_of_manifest_key,
+    manifest_key,
+    part_key,
+)
+
+
+def test_batch_id_is_fixed_width_utc_time() -> None:
+    assert batch_id_for(dt.datetime(2024, 11, 15, 14, 41, 0, 123456)) == "20241115T144100123456Z"
+    assert batch_id_for(dt.datetime(2024, 11, 15, 14, 41)) == "20241115T144100000000Z"
+    aware = dt.datetime(2024, 11, 15, 15, 41, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    assert batch_id_for(aware) == "20241115T144100000000Z"
+
+
+def test_batch_ids_and_manifest_keys_sort_by_time() -> None:
+    times = [
+        dt.datetime(2024, 11, 15, 9, 0, 0, 999999),
+        dt.datetime(2024, 11, 15, 10, 0),
+        dt.datetime(2025, 1, 1, 0, 0, 0, 1),
+    ]
+    keys = [manifest_key(batch_id_for(t)) for t in times]
+    assert sorted(reversed(keys)) == keys
+
+
+def test_keys() -> None:
+    assert part_key("sales_order", "20241115T144100123456Z", 0) == (
+        "sales_order/batch=20241115T144100123456Z/part-00000.csv.gz"
+    )
+    assert part_key("payment", "20241115T144100123456Z", 12) == (
+        "payment/batch=20241115T144100123456Z/part-00012.csv.gz"
+    )
+    assert manifest_key("20241115T144100123456Z") == "_manifests/20241115T144100123456Z.json"
+
+
+def test_manifest_keys_are_recognised_and_nothing_else() -> None:
+    assert batch_id_of_manifest_key("_manifests/20241115T144100123456Z.json") == (
+        "20241115T144100123456Z"
+    )
+    assert batch_id_of_manifest_key("_manifests/20241115T144100123456Z.json.tmp") is None
+    assert batch_id_of_manifest_key("_manifests/notes.json") is None
+
+
+def test_a_bad_batch_id_never_becomes_a_key() -> None:
+    with pytest.raises(BatchIdError):
+        manifest_key("../20241115T144100123456Z")
+    with pytest.raises(BatchIdError):
+        part_key("staff", "2024-11-15", 0)

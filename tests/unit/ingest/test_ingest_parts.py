@@ -1,0 +1,131 @@
+"""COPY rows are split into parts of at most PART_ROWS rows, each starting with the header."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+import pytest
+
+from ingest.upload import GZIP_WBITS, CsvPartWriter, new_compressor
+
+HEADER = b"id,name\n"
+
+
+class FakePart:
+    """Stands in for GzipObjectWriter: keeps what it is given in memory."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.chunks: list[bytes] = []
+        self.closed = self.aborted = False
+        self.bytes = self.csv_bytes = 0
+
+    def write(self, data: bytes) -> None:
+        assert not self.closed
+        self.chunks.append(data)
+        self.csv_bytes += len(data)
+
+    def close(self) -> int:
+        self.closed = True
+        self.bytes = self.csv_bytes // 2
+        return self.bytes
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+def _writer(part_rows: int, chunk_bytes: int = 1 << 20) -> tuple[CsvPartWriter, list[FakePart]]:
+    opened: list[FakePart] = []
+
+    def open_part(n: int) -> FakePart:
+        opened.append(FakePart(f"part-{n:05d}"))
+        return opened[-1]
+
+    return CsvPartWriter(open_part, part_rows=part_rows, chunk_bytes=chunk_bytes), opened
+
+
+def _rows(n: int) -> list[bytes]:
+    return [f'{i},"row\n{i}"\n'.encode() for i in range(1, n + 1)]
+
+
+def test_rows_split_into_parts_each_with_the_header() -> None:
+    writer, opened = _writer(part_rows=3)
+    rows = _rows(7)
+    writer.write(HEADER)
+    for row in rows:
+        writer.write(row)
+
+    parts = writer.close()
+
+    assert [(p.key, p.rows) for p in parts] == [
+        ("part-00000", 3),
+        ("part-00001", 3),
+        ("part-00002", 1),
+    ]
+    assert [b"".join(p.chunks) for p in opened] == [
+        HEADER + b"".join(rows[0:3]),
+        HEADER + b"".join(rows[3:6]),
+        HEADER + rows[6],
+    ]
+    assert all(p.closed for p in opened)
+    assert [p.bytes for p in parts] == [p.bytes for p in opened]
+    assert writer.rows == 7
+
+
+def test_exact_multiple_of_part_rows_leaves_no_empty_part() -> None:
+    writer, opened = _writer(part_rows=2)
+    writer.write(HEADER)
+    for row in _rows(4):
+        writer.write(row)
+
+    assert [p.rows for p in writer.close()] == [2, 2]
+    assert len(opened) == 2
+
+
+def test_header_only_writes_no_part() -> None:
+    writer, opened = _writer(part_rows=2)
+    writer.write(HEADER)
+
+    assert writer.close() == []
+    assert opened == []
+
+
+def test_rows_reach_the_part_in_chunks_not_one_by_one() -> None:
+    writer, opened = _writer(part_rows=1000, chunk_bytes=40)
+    writer.write(HEADER)
+    for row in _rows(20):
+        writer.write(row)
+    writer.close()
+
+    [part] = opened
+    assert 1 < len(part.chunks) < 20
+    assert all(len(chunk) >= 40 for chunk in part.chunks[:-1])
+
+
+def test_abort_aborts_the_open_part_only() -> None:
+    writer, opened = _writer(part_rows=2)
+    writer.write(HEADER)
+    for row in _rows(3):
+        writer.write(row)
+
+    writer.abort()
+
+    assert [(p.closed, p.aborted) for p in opened] == [(True, False), (False, True)]
+
+
+def test_part_rows_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="part_rows"):
+        CsvPartWriter(lambda n: FakePart(str(n)), part_rows=0)
+
+
+def test_compressor_writes_gzip_that_any_reader_opens() -> None:
+    data = b"id,name\n" + b"".join(_rows(10_000))
+    compressor = new_compressor()
+    body = compressor.compress(data[:50_000]) + compressor.compress(data[50_000:])
+    body += compressor.flush()
+
+    assert body[:2] == b"\x1f\x8b"
+    assert gzip.decompress(body) == data
+    assert zlib.decompress(body, GZIP_WBITS) == data
+    assert type(compressor).__module__.startswith("isal")  # the layer ships isal
