@@ -1,0 +1,219 @@
+"""Load every pending processed batch into the warehouse, oldest first, one transaction each.
+
+A batch is loaded completely or not at all: its rows are staged with COPY, dimensions are
+upserted (dim_date first), facts appended, and the etl_loaded_batch row written last, all
+in one transaction. The event that started the run only says *when*; what to load comes
+from the warehouse's bookkeeping and the processed manifests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+from pg8000.exceptions import DatabaseError, InterfaceError
+
+from loader.copy import copy_batches, create_staging_table
+from loader.exceptions import BatchOrderError, RowCountMismatchError
+from loader.manifest import ProcessedManifest, TablePlan, read_manifest
+from loader.migrations import apply_migrations
+from loader.pending import list_pending_manifests
+from loader.read import open_object
+from loader.settings import Settings
+from loader.upsert import insert_facts, upsert_dimension
+from loader.warehouse import (
+    Connection,
+    loader_lock,
+    read_last_loaded_batch_id,
+    read_newest_batch_from,
+    transaction,
+    translate_error,
+    write_loaded_batch,
+)
+from pipeline_common.postgres import connect
+from pipeline_common.secrets import read_db_secret
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+else:
+    S3Client = SecretsManagerClient = Any
+
+logger = Logger(child=True)
+
+APPLICATION_NAME = "load_fn"
+
+
+@dataclass(frozen=True)
+class TableCount:
+    """Rows read from the lake for a table, and rows that changed the warehouse."""
+
+    read: int
+    written: int
+
+
+@dataclass
+class BatchResult:
+    """What loading one batch did (`already_loaded`: it was found in etl_loaded_batch)."""
+
+    batch_id: str
+    manifest_key: str
+    tables: dict[str, TableCount] = field(default_factory=dict)
+    already_loaded: bool = False
+    seconds: float = 0.0
+    stage_seconds: float = 0.0
+    """Reading the lake and COPYing into staging tables."""
+    write_seconds: float = 0.0
+    """Upserts and inserts into the star tables (constraint checks included)."""
+
+    def row_counts(self) -> dict[str, dict[str, int]]:
+        return {name: {"read": c.read, "written": c.written} for name, c in self.tables.items()}
+
+
+@dataclass
+class LoadResult:
+    """The batches one run loaded, oldest first."""
+
+    batches: list[BatchResult] = field(default_factory=list)
+
+    def rows_written(self) -> dict[str, int]:
+        """Rows written per table over all batches of the run."""
+        totals: dict[str, int] = {}
+        for batch in self.batches:
+            for name, count in batch.tables.items():
+                totals[name] = totals.get(name, 0) + count.written
+        return totals
+
+    def summary(self) -> dict[str, Any]:
+        """The handler's response: batch ids and per-table counts."""
+        return {
+            "batches_loaded": sum(1 for b in self.batches if not b.already_loaded),
+            "batch_ids": [b.batch_id for b in self.batches if not b.already_loaded],
+            "rows_written": self.rows_written(),
+            "batches": [
+                {
+                    "batch_id": b.batch_id,
+                    "manifest_key": b.manifest_key,
+                    "already_loaded": b.already_loaded,
+                    "tables": b.row_counts(),
+                }
+                for b in self.batches
+            ],
+        }
+
+
+def run(settings: Settings, s3: S3Client, secretsmanager: SecretsManagerClient) -> LoadResult:
+    """Connect to the warehouse, bring its schema up to date, load every pending batch."""
+    secret = read_db_secret(settings.warehouse_secret_id, secretsmanager)
+    conn = connect(
+        secret, application_name=APPLICATION_NAME, timeout=settings.socket_timeout_seconds
+    )
+    try:
+        apply_migrations(conn)
+        return load_pending(conn, s3, settings.processed_bucket, settings.lock_timeout_seconds)
+    finally:
+        with contextlib.suppress(DatabaseError, InterfaceError, OSError):
+            conn.close()
+
+
+def load_pending(
+    conn: Connection, s3: S3Client, bucket: str, lock_timeout_seconds: int = 60
+) -> LoadResult:
+    """Load the batches after the newest loaded one, oldest first, under the loader lock."""
+    result = LoadResult()
+    with loader_lock(conn, lock_timeout_seconds):
+        try:
+            after = read_last_loaded_batch_id(conn)
+        except (DatabaseError, InterfaceError, OSError) as exc:
+            raise translate_error(exc, "reading the loaded batches") from exc
+        keys = list_pending_manifests(s3, bucket, after)
+        logger.info(
+            "pending processed batches", extra={"after_batch_id": after, "pending": len(keys)}
+        )
+        for key in keys:
+            result.batches.append(load_batch(conn, s3, bucket, key))
+    return result
+
+
+def load_batch(conn: Connection, s3: S3Client, bucket: str, key: str) -> BatchResult:
+    """Load one processed batch in one transaction; a batch already loaded is left alone."""
+    started = time.monotonic()
+    manifest = read_manifest(s3, bucket, key)
+    result = BatchResult(manifest.batch_id, key)
+    with transaction(conn, f"loading batch {manifest.batch_id}"):
+        newest = read_newest_batch_from(conn, manifest.batch_id)
+        if newest == manifest.batch_id:
+            result.already_loaded = True
+        elif newest is not None:
+            raise BatchOrderError(
+                f"batch {manifest.batch_id} is older than loaded batch {newest}; "
+                "loading it now would roll dimensions back"
+            )
+        else:
+            _load_tables(conn, s3, bucket, manifest, result)
+            write_loaded_batch(conn, manifest.batch_id, key, result.row_counts())
+    result.seconds = round(time.monotonic() - started, 3)
+    if result.already_loaded:
+        logger.info("batch already loaded", extra={"batch_id": manifest.batch_id})
+    else:
+        logger.info(
+            "loaded batch",
+            extra={
+                "batch_id": manifest.batch_id,
+                "manifest_key": key,
+                "tables": result.row_counts(),
+                "seconds": result.seconds,
+                "stage_seconds": result.stage_seconds,
+                "write_seconds": result.write_seconds,
+            },
+        )
+    return result
+
+
+def _load_tables(
+    conn: Connection, s3: S3Client, bucket: str, manifest: ProcessedManifest, result: BatchResult
+) -> None:
+    """Stage every table, then write dimensions and facts in load order (dims before facts)."""
+    started = time.monotonic()
+    staged: dict[str, tuple[str, int]] = {}
+    for plan in manifest.tables:
+        if not plan.objects or plan.rows == 0:
+            logger.info("skipping empty table", extra={"table": plan.table.name})
+            continue
+        staged[plan.table.name] = _stage_table(conn, s3, bucket, plan)
+    staged_at = time.monotonic()
+    counts: dict[str, TableCount] = {}
+    for plan in manifest.tables:  # in LOAD_ORDER: dim_date, other dims, then facts
+        if plan.table.name not in staged:
+            counts[plan.table.name] = TableCount(0, 0)
+            continue
+        staging, rows = staged[plan.table.name]
+        if plan.table.kind == "dimension":
+            written = upsert_dimension(conn, plan.table, staging)
+        else:
+            written = insert_facts(conn, plan.table, staging)
+        counts[plan.table.name] = TableCount(rows, written)
+    result.tables = counts
+    result.stage_seconds = round(staged_at - started, 3)
+    result.write_seconds = round(time.monotonic() - staged_at, 3)
+
+
+def _stage_table(conn: Connection, s3: S3Client, bucket: str, plan: TablePlan) -> tuple[str, int]:
+    """COPY all of one table's objects into its staging table; returns (name, rows)."""
+    staging = create_staging_table(conn, plan.table)
+    rows = 0
+    for obj in plan.objects:
+        with open_object(s3, bucket, obj, plan.table) as reader:
+            if obj.rows is not None and reader.num_rows != obj.rows:
+                raise RowCountMismatchError(
+                    f"{obj.key}: {reader.num_rows} rows, manifest says {obj.rows}"
+                )
+            rows += copy_batches(conn, staging, plan.table, reader.iter_batches())
+    if plan.rows is not None and rows != plan.rows:
+        raise RowCountMismatchError(
+            f"{plan.table.name}: read {rows} rows, manifest says {plan.rows}"
+        )
+    return staging, rows

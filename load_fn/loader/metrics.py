@@ -1,0 +1,33 @@
+"""CloudWatch metrics (EMF) of a load run: batches loaded, rows written per table, failures."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from loader.load import LoadResult
+from loader.settings import Settings
+from pipeline_common.errors import PipelineError
+
+
+def record_load_metrics(metrics: Metrics, result: LoadResult, settings: Settings) -> None:
+    """BatchesLoaded on the handler's metrics; RowsLoaded once per table, dimension `table`."""
+    loaded = [batch for batch in result.batches if not batch.already_loaded]
+    metrics.add_metric(name="BatchesLoaded", unit=MetricUnit.Count, value=len(loaded))
+    for table, rows in sorted(result.rows_written().items()):
+        with single_metric(
+            name="RowsLoaded",
+            unit=MetricUnit.Count,
+            value=rows,
+            namespace=settings.metrics_namespace,
+            default_dimensions={"service": settings.service_name},
+        ) as metric:
+            metric.add_dimension(name="table", value=table)
+
+
+def record_load_failure(metrics: Metrics, error: Exception) -> None:
+    """LoadFailed (1) with the error's retry class, so alarms can tell transient from terminal."""
+    transient = isinstance(error, PipelineError) and error.transient
+    metrics.add_metric(name="LoadFailed", unit=MetricUnit.Count, value=1)
+    metrics.add_metadata(key="error", value=type(error).__name__)
+    metrics.add_metadata(key="transient", value=str(transient).lower())

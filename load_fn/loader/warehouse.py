@@ -1,0 +1,128 @@
+"""The Postgres adapter: transactions, advisory locks, bookkeeping, and error translation."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from pg8000.exceptions import DatabaseError, InterfaceError
+from pg8000.native import Connection
+
+from loader.exceptions import BatchRejectedError, WarehouseBusyError
+from pipeline_common.errors import (
+    ConcurrentRunError,
+    DatabaseUnavailableError,
+    PipelineError,
+    TerminalError,
+)
+
+__all__ = ["Connection"]
+
+MIGRATION_LOCK_KEY = 7_246_001
+"""pg_advisory_xact_lock key held while migrations run (two cold starts must not race)."""
+
+LOADER_LOCK_KEY = 7_246_002
+"""pg_advisory_lock key held by the one run that may load batches at a time."""
+
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57")  # connection, rollback, resources, admin
+
+
+def sqlstate(exc: DatabaseError) -> str:
+    """The SQLSTATE of a pg8000 database error ("" when the server sent none)."""
+    detail = exc.args[0] if exc.args else None
+    return str(detail.get("C", "")) if isinstance(detail, dict) else ""
+
+
+def describe(exc: DatabaseError) -> str:
+    """Server message and detail, without the statement (it may be long; never has values)."""
+    detail = exc.args[0] if exc.args else None
+    if not isinstance(detail, dict):
+        return str(exc)
+    parts = [f"{detail.get('C', '')} {detail.get('M', '')}".strip()]
+    if detail.get("D"):
+        parts.append(str(detail["D"]))
+    return ": ".join(parts)
+
+
+def translate_error(exc: Exception, doing: str) -> PipelineError:
+    """A pipeline error for a driver error: transient when a retry can help, else terminal."""
+    if isinstance(exc, PipelineError):
+        return exc
+    if isinstance(exc, InterfaceError | OSError):
+        return DatabaseUnavailableError(f"lost the warehouse connection while {doing}: {exc}")
+    if isinstance(exc, DatabaseError):
+        code = sqlstate(exc)
+        if code == "55P03":
+            return ConcurrentRunError(f"another loader holds the lock ({doing})")
+        if code[:2] in _TRANSIENT_SQLSTATE_CLASSES:
+            return WarehouseBusyError(f"warehouse aborted {doing}: {describe(exc)}")
+        if code[:2] in ("22", "23"):
+            return BatchRejectedError(f"warehouse rejected {doing}: {describe(exc)}")
+        return TerminalError(f"warehouse error while {doing}: {describe(exc)}")
+    raise TypeError(f"not a database error: {exc!r}")
+
+
+@contextlib.contextmanager
+def transaction(conn: Connection, doing: str) -> Iterator[None]:
+    """One transaction: commit at the end, roll back on any error (raised as a pipeline error)."""
+    try:
+        conn.run("START TRANSACTION")
+        yield
+        conn.run("COMMIT")
+    except BaseException as exc:
+        _rollback(conn)
+        if isinstance(exc, DatabaseError | InterfaceError | OSError):
+            raise translate_error(exc, doing) from exc
+        raise
+
+
+def _rollback(conn: Connection) -> None:
+    """Roll back; if the connection is broken the server rolls back when it notices."""
+    with contextlib.suppress(DatabaseError, InterfaceError, OSError):
+        conn.run("ROLLBACK")
+
+
+@contextlib.contextmanager
+def loader_lock(conn: Connection, timeout_seconds: int) -> Iterator[None]:
+    """Hold the session-level loader lock; wait at most `timeout_seconds` for another run."""
+    try:
+        conn.run(f"SET lock_timeout = '{int(timeout_seconds)}s'")
+        conn.run("SELECT pg_advisory_lock(:key)", key=LOADER_LOCK_KEY)
+        conn.run("SET lock_timeout = 0")
+    except (DatabaseError, InterfaceError, OSError) as exc:
+        raise translate_error(exc, "waiting for the loader lock") from exc
+    try:
+        yield
+    finally:
+        with contextlib.suppress(DatabaseError, InterfaceError, OSError):
+            conn.run("SELECT pg_advisory_unlock(:key)", key=LOADER_LOCK_KEY)
+
+
+def read_last_loaded_batch_id(conn: Connection) -> str | None:
+    """The newest batch the warehouse holds: the watermark pending batches are listed after."""
+    rows = conn.run("SELECT max(batch_id) FROM etl_loaded_batch")
+    return rows[0][0] if rows else None
+
+
+def read_newest_batch_from(conn: Connection, batch_id: str) -> str | None:
+    """The newest loaded batch id at or after `batch_id` (None when there is none)."""
+    rows = conn.run(
+        "SELECT max(batch_id) FROM etl_loaded_batch WHERE batch_id >= :batch_id",
+        batch_id=batch_id,
+    )
+    return rows[0][0] if rows else None
+
+
+def write_loaded_batch(
+    conn: Connection, batch_id: str, manifest_key: str, row_counts: dict[str, Any]
+) -> None:
+    """Record a batch as loaded; called last inside the batch's transaction."""
+    conn.run(
+        "INSERT INTO etl_loaded_batch (batch_id, manifest_key, row_counts) "
+        "VALUES (:batch_id, :manifest_key, CAST(:row_counts AS jsonb))",
+        batch_id=batch_id,
+        manifest_key=manifest_key,
+        row_counts=json.dumps(row_counts, sort_keys=True),
+    )
