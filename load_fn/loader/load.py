@@ -194,7 +194,7 @@ def _load_tables(
         if plan.table.kind == "dimension":
             written = upsert_dimension(conn, plan.table, staging)
         else:
-            written = insert_facts(conn, plan.table, staging)
+            written = insert_facts(conn, plan.table, staging, rows)
         counts[plan.table.name] = TableCount(rows, written)
     result.tables = counts
     result.stage_seconds = round(staged_at - started, 3)
