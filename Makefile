@@ -10,6 +10,7 @@ PIP_FLAGS := --disable-pip-version-check --no-input -q
 SOURCES := ingest_fn load_fn glue_jobs layers/common/pipeline_common local bench
 ORDERS ?= 1000000
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common:$(CURDIR)/ingest_fn:$(CURDIR)/load_fn
+export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := create-environment
 .PHONY: create-environment tools-environment run-checks security-test lint unit-test test \
@@ -48,9 +49,10 @@ tools-environment: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 ## Checks ################################################################################
 run-checks: security-test lint unit-test
 
-security-test: create-environment
+security-test: create-environment $(CHECKOV_VENV)/.installed
 	$(VENV)/bin/bandit -q -c pyproject.toml -r $(SOURCES)
 	@$(PY) bin/pip_audit.py requirements/main.txt
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
 lint: create-environment
 	$(VENV)/bin/ruff check .
@@ -66,7 +68,7 @@ template-checks: create-environment tools-environment
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region eu-west-2
 	$(SAM_VENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build
-	$(CHECKOV_VENV)/bin/checkov --quiet --compact --framework cloudformation -f template.yaml
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
 test: create-environment template-checks
 	$(PY) -m pytest tests -q
@@ -76,10 +78,10 @@ soak: create-environment
 
 ## Local pipeline ########################################################################
 demo: create-environment
-	@echo "make demo: not yet (issue 7)"
+	$(PY) -m local demo
 
 bench: create-environment
-	@echo "make bench: not yet (issue 8)"
+	$(PY) -m bench --orders $(ORDERS)
 
 ## Maintenance ###########################################################################
 lock: create-environment

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import ssl
 
 import pg8000.native
@@ -40,7 +39,7 @@ def connect(
             kwargs["ssl_context"] = ssl_context
     try:
         conn = pg8000.native.Connection(**kwargs)  # type: ignore[arg-type]
-    except (InterfaceError, OSError, socket.timeout) as exc:
+    except (InterfaceError, OSError, TimeoutError) as exc:
         where = secret.host if secret.host.startswith("/") else f"{secret.host}:{secret.port}"
         raise DatabaseUnavailableError(
             f"cannot connect to Postgres at {where}/{secret.dbname}: {exc}"

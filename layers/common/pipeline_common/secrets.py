@@ -30,7 +30,10 @@ class DbSecret:
     engine: str = "postgres"
 
     def __repr__(self) -> str:  # never let the password reach a log line
-        return f"DbSecret(host={self.host!r}, port={self.port}, dbname={self.dbname!r}, username={self.username!r})"
+        return (
+            f"DbSecret(host={self.host!r}, port={self.port}, "
+            f"dbname={self.dbname!r}, username={self.username!r})"
+        )
 
     __str__ = __repr__
 
@@ -69,7 +72,8 @@ def read_db_secret(secret_id: str, client: SecretsManagerClient) -> DbSecret:
         response = client.get_secret_value(SecretId=secret_id)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("ResourceNotFoundException", "AccessDeniedException", "InvalidRequestException"):
+        terminal = ("ResourceNotFoundException", "AccessDeniedException", "InvalidRequestException")
+        if code in terminal:
             raise SecretError(f"secret {secret_id!r} cannot be read: {code}") from exc
         raise TransientError(f"secret {secret_id!r}: Secrets Manager error {code}") from exc
     text = response.get("SecretString")
