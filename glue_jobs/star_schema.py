@@ -1,0 +1,1625 @@
+"""ToteSys star schemas: landed CSV change batches -> snappy Parquet + Glue Data Catalog.
+
+One self-contained Glue 5.x script (SAM uploads only this file), so it imports only pyspark,
+boto3 and the standard library (`awsglue` only inside `main()`). It reads top to bottom:
+constants and schemas, a tiny storage abstraction (S3 on Glue, a directory locally), pure
+DataFrame -> DataFrame transforms, catalog registration, `run()` for the I/O, `main()`.
+
+Contracts: docs/contracts.md sections 1 (what it reads), 2 and 3 (what it writes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+# --------------------------------------------------------------------------------------
+# Constants and schemas
+# --------------------------------------------------------------------------------------
+
+FORMAT_VERSION = 1
+MANIFESTS = "_manifests/"
+MANIFEST_KEY = re.compile(r"^_manifests/(\d{8}T\d{12}Z)\.json$")
+INFLIGHT_KEY = "_job/inflight.json"
+ROWS_PER_FILE = 1_000_000
+# Postgres text can never hold NUL, so it marks a quoted empty field ("") on the way in:
+# Spark's CSV reader would otherwise turn "" and an unquoted empty field both into NULL.
+EMPTY_STRING_SENTINEL = "\u0000"
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+SOURCE_TABLES: tuple[str, ...] = (
+    "address",
+    "counterparty",
+    "currency",
+    "department",
+    "design",
+    "payment_type",
+    "staff",
+    "sales_order",
+    "purchase_order",
+    "transaction",
+    "payment",
+)
+# Dimension source tables: their current state is kept under _state/.
+STATE_TABLES: tuple[str, ...] = (
+    "address",
+    "counterparty",
+    "currency",
+    "department",
+    "design",
+    "payment_type",
+    "staff",
+    "transaction",
+)
+DIMENSION_SOURCES: dict[str, tuple[str, ...]] = {
+    "dim_staff": ("staff", "department"),
+    "dim_location": ("address",),
+    "dim_counterparty": ("counterparty", "address"),
+    "dim_currency": ("currency",),
+    "dim_design": ("design",),
+    "dim_payment_type": ("payment_type",),
+    "dim_transaction": ("transaction",),
+}
+FACT_SOURCES: dict[str, str] = {
+    "fact_sales_order": "sales_order",
+    "fact_purchase_order": "purchase_order",
+    "fact_payment": "payment",
+}
+# Dates stored as text 'YYYY-MM-DD' in ToteSys; typed (and validated) as dates on read.
+TEXT_DATE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sales_order": ("agreed_delivery_date", "agreed_payment_date"),
+    "purchase_order": ("agreed_delivery_date", "agreed_payment_date"),
+    "payment": ("payment_date",),
+}
+NON_NEGATIVE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sales_order": ("units_sold", "unit_price"),
+    "purchase_order": ("item_quantity", "item_unit_price"),
+}
+# Needed whatever the manifest says: the merge key and the version/partition columns.
+REQUIRED_COLUMNS: tuple[str, ...] = ("created_at", "last_updated")
+
+# A dimension source never ingested yet still joins (as an empty table of this shape).
+EMPTY_SOURCE_SCHEMAS: dict[str, str] = {
+    "address": "address_id INT, address_line_1 STRING, address_line_2 STRING, district STRING,"
+    " city STRING, postal_code STRING, country STRING, phone STRING,"
+    " created_at TIMESTAMP_NTZ, last_updated TIMESTAMP_NTZ",
+    "counterparty": "counterparty_id INT, counterparty_legal_name STRING,"
+    " legal_address_id INT, commercial_contact STRING, delivery_contact STRING,"
+    " created_at TIMESTAMP_NTZ, last_updated TIMESTAMP_NTZ",
+    "currency": "currency_id INT, currency_code STRING, created_at TIMESTAMP_NTZ,"
+    " last_updated TIMESTAMP_NTZ",
+    "department": "department_id INT, department_name STRING, location STRING,"
+    " manager STRING, created_at TIMESTAMP_NTZ, last_updated TIMESTAMP_NTZ",
+    "design": "design_id INT, design_name STRING, file_location STRING, file_name STRING,"
+    " created_at TIMESTAMP_NTZ, last_updated TIMESTAMP_NTZ",
+    "payment_type": "payment_type_id INT, payment_type_name STRING,"
+    " created_at TIMESTAMP_NTZ, last_updated TIMESTAMP_NTZ",
+    "staff": "staff_id INT, first_name STRING, last_name STRING, department_id INT,"
+    " email_address STRING, created_at TIMESTAMP_NTZ, last_updated TIMESTAMP_NTZ",
+    "transaction": "transaction_id INT, transaction_type STRING, sales_order_id INT,"
+    " purchase_order_id INT, created_at TIMESTAMP_NTZ, last_updated TIMESTAMP_NTZ",
+}
+
+_STAR_TYPES: dict[str, T.DataType] = {
+    "int": T.IntegerType(),
+    "string": T.StringType(),
+    "date": T.DateType(),
+    "money": T.DecimalType(10, 2),
+    "boolean": T.BooleanType(),
+}
+
+
+def _star(*columns: tuple[str, str]) -> T.StructType:
+    return T.StructType([T.StructField(name, _STAR_TYPES[kind], True) for name, kind in columns])
+
+
+# Names and types fixed by the design (docs/contracts.md section 3).
+STAR_SCHEMAS: dict[str, T.StructType] = {
+    "dim_date": _star(
+        ("date_id", "date"),
+        ("year", "int"),
+        ("month", "int"),
+        ("day", "int"),
+        ("day_of_week", "int"),
+        ("day_name", "string"),
+        ("month_name", "string"),
+        ("quarter", "int"),
+    ),
+    "dim_staff": _star(
+        ("staff_id", "int"),
+        ("first_name", "string"),
+        ("last_name", "string"),
+        ("department_name", "string"),
+        ("location", "string"),
+        ("email_address", "string"),
+    ),
+    "dim_location": _star(
+        ("location_id", "int"),
+        ("address_line_1", "string"),
+        ("address_line_2", "string"),
+        ("district", "string"),
+        ("city", "string"),
+        ("postal_code", "string"),
+        ("country", "string"),
+        ("phone", "string"),
+    ),
+    "dim_design": _star(
+        ("design_id", "int"),
+        ("design_name", "string"),
+        ("file_location", "string"),
+        ("file_name", "string"),
+    ),
+    "dim_currency": _star(
+        ("currency_id", "int"), ("currency_code", "string"), ("currency_name", "string")
+    ),
+    "dim_counterparty": _star(
+        ("counterparty_id", "int"),
+        ("counterparty_legal_name", "string"),
+        ("counterparty_legal_address_line_1", "string"),
+        ("counterparty_legal_address_line_2", "string"),
+        ("counterparty_legal_district", "string"),
+        ("counterparty_legal_city", "string"),
+        ("counterparty_legal_postal_code", "string"),
+        ("counterparty_legal_country", "string"),
+        ("counterparty_legal_phone_number", "string"),
+    ),
+    "dim_payment_type": _star(("payment_type_id", "int"), ("payment_type_name", "string")),
+    "dim_transaction": _star(
+        ("transaction_id", "int"),
+        ("transaction_type", "string"),
+        ("sales_order_id", "int"),
+        ("purchase_order_id", "int"),
+    ),
+    "fact_sales_order": _star(
+        ("sales_order_id", "int"),
+        ("created_date", "date"),
+        ("created_time", "string"),
+        ("last_updated_date", "date"),
+        ("last_updated_time", "string"),
+        ("sales_staff_id", "int"),
+        ("counterparty_id", "int"),
+        ("units_sold", "int"),
+        ("unit_price", "money"),
+        ("currency_id", "int"),
+        ("design_id", "int"),
+        ("agreed_payment_date", "date"),
+        ("agreed_delivery_date", "date"),
+        ("agreed_delivery_location_id", "int"),
+    ),
+    "fact_purchase_order": _star(
+        ("purchase_order_id", "int"),
+        ("created_date", "date"),
+        ("created_time", "string"),
+        ("last_updated_date", "date"),
+        ("last_updated_time", "string"),
+        ("staff_id", "int"),
+        ("counterparty_id", "int"),
+        ("item_code", "string"),
+        ("item_quantity", "int"),
+        ("item_unit_price", "money"),
+        ("currency_id", "int"),
+        ("agreed_delivery_date", "date"),
+        ("agreed_payment_date", "date"),
+        ("agreed_delivery_location_id", "int"),
+    ),
+    "fact_payment": _star(
+        ("payment_id", "int"),
+        ("created_date", "date"),
+        ("created_time", "string"),
+        ("last_updated_date", "date"),
+        ("last_updated_time", "string"),
+        ("transaction_id", "int"),
+        ("counterparty_id", "int"),
+        ("payment_amount", "money"),
+        ("currency_id", "int"),
+        ("payment_type_id", "int"),
+        ("paid", "boolean"),
+        ("payment_date", "date"),
+    ),
+}
+FACT_PARTITION_KEY = "created_date"
+# Every date column of a fact: dim_date must cover all of them.
+FACT_DATE_COLUMNS: dict[str, tuple[str, ...]] = {
+    name: tuple(f.name for f in schema.fields if isinstance(f.dataType, T.DateType))
+    for name, schema in STAR_SCHEMAS.items()
+    if name.startswith("fact_")
+}
+
+# ISO 4217 list one (active codes, with the official English names), so a currency added to
+# ToteSys gets its name without a code change here. Unknown codes get NULL and a warning.
+ISO_4217: tuple[tuple[str, str], ...] = (
+    ("AED", "UAE Dirham"),
+    ("AFN", "Afghani"),
+    ("ALL", "Lek"),
+    ("AMD", "Armenian Dram"),
+    ("ANG", "Netherlands Antillean Guilder"),
+    ("AOA", "Kwanza"),
+    ("ARS", "Argentine Peso"),
+    ("AUD", "Australian Dollar"),
+    ("AWG", "Aruban Florin"),
+    ("AZN", "Azerbaijan Manat"),
+    ("BAM", "Convertible Mark"),
+    ("BBD", "Barbados Dollar"),
+    ("BDT", "Taka"),
+    ("BGN", "Bulgarian Lev"),
+    ("BHD", "Bahraini Dinar"),
+    ("BIF", "Burundi Franc"),
+    ("BMD", "Bermudian Dollar"),
+    ("BND", "Brunei Dollar"),
+    ("BOB", "Boliviano"),
+    ("BOV", "Mvdol"),
+    ("BRL", "Brazilian Real"),
+    ("BSD", "Bahamian Dollar"),
+    ("BTN", "Ngultrum"),
+    ("BWP", "Pula"),
+    ("BYN", "Belarusian Ruble"),
+    ("BZD", "Belize Dollar"),
+    ("CAD", "Canadian Dollar"),
+    ("CDF", "Congolese Franc"),
+    ("CHE", "WIR Euro"),
+    ("CHF", "Swiss Franc"),
+    ("CHW", "WIR Franc"),
+    ("CLF", "Unidad de Fomento"),
+    ("CLP", "Chilean Peso"),
+    ("CNY", "Yuan Renminbi"),
+    ("COP", "Colombian Peso"),
+    ("COU", "Unidad de Valor Real"),
+    ("CRC", "Costa Rican Colon"),
+    ("CUC", "Peso Convertible"),
+    ("CUP", "Cuban Peso"),
+    ("CVE", "Cabo Verde Escudo"),
+    ("CZK", "Czech Koruna"),
+    ("DJF", "Djibouti Franc"),
+    ("DKK", "Danish Krone"),
+    ("DOP", "Dominican Peso"),
+    ("DZD", "Algerian Dinar"),
+    ("EGP", "Egyptian Pound"),
+    ("ERN", "Nakfa"),
+    ("ETB", "Ethiopian Birr"),
+    ("EUR", "Euro"),
+    ("FJD", "Fiji Dollar"),
+    ("FKP", "Falkland Islands Pound"),
+    ("GBP", "Pound Sterling"),
+    ("GEL", "Lari"),
+    ("GHS", "Ghana Cedi"),
+    ("GIP", "Gibraltar Pound"),
+    ("GMD", "Dalasi"),
+    ("GNF", "Guinean Franc"),
+    ("GTQ", "Quetzal"),
+    ("GYD", "Guyana Dollar"),
+    ("HKD", "Hong Kong Dollar"),
+    ("HNL", "Lempira"),
+    ("HTG", "Gourde"),
+    ("HUF", "Forint"),
+    ("IDR", "Rupiah"),
+    ("ILS", "New Israeli Sheqel"),
+    ("INR", "Indian Rupee"),
+    ("IQD", "Iraqi Dinar"),
+    ("IRR", "Iranian Rial"),
+    ("ISK", "Iceland Krona"),
+    ("JMD", "Jamaican Dollar"),
+    ("JOD", "Jordanian Dinar"),
+    ("JPY", "Yen"),
+    ("KES", "Kenyan Shilling"),
+    ("KGS", "Som"),
+    ("KHR", "Riel"),
+    ("KMF", "Comorian Franc"),
+    ("KPW", "North Korean Won"),
+    ("KRW", "Won"),
+    ("KWD", "Kuwaiti Dinar"),
+    ("KYD", "Cayman Islands Dollar"),
+    ("KZT", "Tenge"),
+    ("LAK", "Lao Kip"),
+    ("LBP", "Lebanese Pound"),
+    ("LKR", "Sri Lanka Rupee"),
+    ("LRD", "Liberian Dollar"),
+    ("LSL", "Loti"),
+    ("LYD", "Libyan Dinar"),
+    ("MAD", "Moroccan Dirham"),
+    ("MDL", "Moldovan Leu"),
+    ("MGA", "Malagasy Ariary"),
+    ("MKD", "Denar"),
+    ("MMK", "Kyat"),
+    ("MNT", "Tugrik"),
+    ("MOP", "Pataca"),
+    ("MRU", "Ouguiya"),
+    ("MUR", "Mauritius Rupee"),
+    ("MVR", "Rufiyaa"),
+    ("MWK", "Malawi Kwacha"),
+    ("MXN", "Mexican Peso"),
+    ("MXV", "Mexican Unidad de Inversion (UDI)"),
+    ("MYR", "Malaysian Ringgit"),
+    ("MZN", "Mozambique Metical"),
+    ("NAD", "Namibia Dollar"),
+    ("NGN", "Naira"),
+    ("NIO", "Cordoba Oro"),
+    ("NOK", "Norwegian Krone"),
+    ("NPR", "Nepalese Rupee"),
+    ("NZD", "New Zealand Dollar"),
+    ("OMR", "Rial Omani"),
+    ("PAB", "Balboa"),
+    ("PEN", "Sol"),
+    ("PGK", "Kina"),
+    ("PHP", "Philippine Peso"),
+    ("PKR", "Pakistan Rupee"),
+    ("PLN", "Zloty"),
+    ("PYG", "Guarani"),
+    ("QAR", "Qatari Rial"),
+    ("RON", "Romanian Leu"),
+    ("RSD", "Serbian Dinar"),
+    ("RUB", "Russian Ruble"),
+    ("RWF", "Rwanda Franc"),
+    ("SAR", "Saudi Riyal"),
+    ("SBD", "Solomon Islands Dollar"),
+    ("SCR", "Seychelles Rupee"),
+    ("SDG", "Sudanese Pound"),
+    ("SEK", "Swedish Krona"),
+    ("SGD", "Singapore Dollar"),
+    ("SHP", "Saint Helena Pound"),
+    ("SLE", "Leone"),
+    ("SLL", "Leone"),
+    ("SOS", "Somali Shilling"),
+    ("SRD", "Surinam Dollar"),
+    ("SSP", "South Sudanese Pound"),
+    ("STN", "Dobra"),
+    ("SVC", "El Salvador Colon"),
+    ("SYP", "Syrian Pound"),
+    ("SZL", "Lilangeni"),
+    ("THB", "Baht"),
+    ("TJS", "Somoni"),
+    ("TMT", "Turkmenistan New Manat"),
+    ("TND", "Tunisian Dinar"),
+    ("TOP", "Pa'anga"),
+    ("TRY", "Turkish Lira"),
+    ("TTD", "Trinidad and Tobago Dollar"),
+    ("TWD", "New Taiwan Dollar"),
+    ("TZS", "Tanzanian Shilling"),
+    ("UAH", "Hryvnia"),
+    ("UGX", "Uganda Shilling"),
+    ("USD", "US Dollar"),
+    ("USN", "US Dollar (Next day)"),
+    ("UYI", "Uruguay Peso en Unidades Indexadas (UI)"),
+    ("UYU", "Peso Uruguayo"),
+    ("UYW", "Unidad Previsional"),
+    ("UZS", "Uzbekistan Sum"),
+    ("VED", "Bolívar Soberano"),
+    ("VES", "Bolívar Soberano"),
+    ("VND", "Dong"),
+    ("VUV", "Vatu"),
+    ("WST", "Tala"),
+    ("XAF", "CFA Franc BEAC"),
+    ("XAG", "Silver"),
+    ("XAU", "Gold"),
+    ("XBA", "Bond Markets Unit European Composite Unit (EURCO)"),
+    ("XBB", "Bond Markets Unit European Monetary Unit (E.M.U.-6)"),
+    ("XBC", "Bond Markets Unit European Unit of Account 9 (E.U.A.-9)"),
+    ("XBD", "Bond Markets Unit European Unit of Account 17 (E.U.A.-17)"),
+    ("XCD", "East Caribbean Dollar"),
+    ("XCG", "Caribbean Guilder"),
+    ("XDR", "SDR (Special Drawing Right)"),
+    ("XOF", "CFA Franc BCEAO"),
+    ("XPD", "Palladium"),
+    ("XPF", "CFP Franc"),
+    ("XPT", "Platinum"),
+    ("XSU", "Sucre"),
+    ("XTS", "Codes specifically reserved for testing purposes"),
+    ("XUA", "ADB Unit of Account"),
+    ("XXX", "The codes assigned for transactions where no currency is involved"),
+    ("YER", "Yemeni Rial"),
+    ("ZAR", "Rand"),
+    ("ZMW", "Zambian Kwacha"),
+    ("ZWG", "Zimbabwe Gold"),
+    ("ZWL", "Zimbabwe Dollar"),
+)
+
+# --------------------------------------------------------------------------------------
+# Errors and logging
+# --------------------------------------------------------------------------------------
+
+
+class StarSchemaError(Exception):
+    """Base of the errors this job raises on purpose; `transient` says if a retry can help."""
+
+    transient = False
+
+
+class ManifestError(StarSchemaError):
+    """An ingest or processed manifest is missing, malformed or breaks the contract."""
+
+
+class CatalogError(StarSchemaError):
+    """The Glue Data Catalog refused a table or partition."""
+
+    transient = True
+
+
+class StorageError(StarSchemaError):
+    """An object could not be listed, read, copied or deleted."""
+
+    transient = True
+
+
+LOGGER = logging.getLogger("star_schema")
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per log line (CloudWatch Logs Insights parses it)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
+        return json.dumps(entry, default=str)
+
+
+def _log(message: str, level: int = logging.INFO, **fields: Any) -> None:
+    LOGGER.log(level, message, extra={"fields": fields})
+
+
+# --------------------------------------------------------------------------------------
+# Locations: the same code on S3 (Glue) and on a local directory (local runs, tests)
+# --------------------------------------------------------------------------------------
+
+
+class Location(Protocol):
+    """Where manifests, state and data live; keys are relative and use '/'."""
+
+    def uri(self, key: str) -> str:
+        """The URI Spark reads or writes for a key."""
+        ...
+
+    def read_json(self, key: str) -> dict[str, Any] | None:
+        """A JSON object, or None if the key does not exist."""
+        ...
+
+    def write_json(self, key: str, data: Mapping[str, Any]) -> None:
+        """Write a JSON object (sorted keys, so equal content is equal bytes)."""
+        ...
+
+    def list_keys(self, prefix: str, start_after: str = "") -> list[str]:
+        """Keys under a prefix, in order, optionally after a key."""
+        ...
+
+    def move(self, pairs: list[tuple[str, str]]) -> None:
+        """Move objects to new keys (overwriting)."""
+        ...
+
+    def delete(self, keys: Iterable[str]) -> None:
+        """Delete keys (missing keys are fine)."""
+        ...
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Delete every key under a prefix."""
+        ...
+
+
+def _json_bytes(data: Mapping[str, Any]) -> bytes:
+    return json.dumps(data, sort_keys=True, indent=1, default=str).encode()
+
+
+@dataclass
+class S3Location:
+    """A bucket and optional prefix (on Glue; locally against moto)."""
+
+    bucket: str
+    prefix: str
+    client: Any
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}"
+
+    def read_json(self, key: str) -> dict[str, Any] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise StorageError(f"{self.uri(key)}: {exc}") from exc
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            raise ManifestError(f"{self.uri(key)} is not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ManifestError(f"{self.uri(key)} is not a JSON object")
+        return data
+
+    def write_json(self, key: str, data: Mapping[str, Any]) -> None:
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=self._key(key),
+            Body=_json_bytes(data),
+            ContentType="application/json",
+        )
+
+    def list_keys(self, prefix: str, start_after: str = "") -> list[str]:
+        kwargs: dict[str, str] = {"Bucket": self.bucket, "Prefix": self._key(prefix)}
+        if start_after:
+            kwargs["StartAfter"] = self._key(start_after)
+        keys: list[str] = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(**kwargs):
+            keys.extend(item["Key"][len(self.prefix) :] for item in page.get("Contents", []))
+        return keys
+
+    def move(self, pairs: list[tuple[str, str]]) -> None:
+        def copy(pair: tuple[str, str]) -> None:
+            source, target = pair
+            self.client.copy_object(
+                Bucket=self.bucket,
+                Key=self._key(target),
+                CopySource={"Bucket": self.bucket, "Key": self._key(source)},
+            )
+
+        # Server-side copies, a few at a time: a fact has one file per created_date.
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(copy, pairs))
+        self.delete(source for source, _ in pairs)
+
+    def delete(self, keys: Iterable[str]) -> None:
+        batch: list[str] = []
+        for key in keys:
+            batch.append(self._key(key))
+            if len(batch) == 1000:
+                self._delete_batch(batch)
+                batch = []
+        if batch:
+            self._delete_batch(batch)
+
+    def _delete_batch(self, keys: list[str]) -> None:
+        response = self.client.delete_objects(
+            Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
+        )
+        if response.get("Errors"):
+            raise StorageError(f"s3://{self.bucket}: delete failed: {response['Errors'][:3]}")
+
+    def delete_prefix(self, prefix: str) -> None:
+        self.delete(self.list_keys(prefix))
+
+
+@dataclass
+class LocalLocation:
+    """A directory with the same key layout as the bucket (local runs and tests)."""
+
+    root: Path
+
+    def _path(self, key: str) -> Path:
+        return self.root / key
+
+    def uri(self, key: str) -> str:
+        return f"file://{self.root.resolve()}/{key}"
+
+    def read_json(self, key: str) -> dict[str, Any] | None:
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_bytes())
+        except ValueError as exc:
+            raise ManifestError(f"{path} is not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ManifestError(f"{path} is not a JSON object")
+        return data
+
+    def write_json(self, key: str, data: Mapping[str, Any]) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_bytes(_json_bytes(data))
+        os.replace(partial, path)
+
+    def list_keys(self, prefix: str, start_after: str = "") -> list[str]:
+        base = self._path(prefix)
+        if not base.is_dir():
+            return []
+        keys = []
+        for directory, _dirs, files in os.walk(base):
+            for name in files:
+                key = (Path(directory) / name).relative_to(self.root).as_posix()
+                if key > start_after:
+                    keys.append(key)
+        return sorted(keys)
+
+    def move(self, pairs: list[tuple[str, str]]) -> None:
+        for source, target in pairs:
+            path = self._path(target)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self._path(source), path)
+
+    def delete(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._path(key).unlink(missing_ok=True)
+
+    def delete_prefix(self, prefix: str) -> None:
+        path = self._path(prefix)
+        shutil.rmtree(path, ignore_errors=True)
+        # Like S3, keep no empty directories behind (the local runner mirrors the tree).
+        parent = path.parent
+        while parent != self.root and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+
+
+def open_location(location: str, s3: Any = None) -> Location:
+    """`s3://bucket[/prefix]` -> S3Location; anything else is a local directory."""
+    if location.startswith("s3://"):
+        bucket, _, prefix = location[len("s3://") :].partition("/")
+        prefix = prefix.strip("/")
+        if s3 is None:
+            import boto3
+
+            s3 = boto3.client("s3")
+        return S3Location(bucket, f"{prefix}/" if prefix else "", s3)
+    path = location[len("file://") :] if location.startswith("file://") else location
+    return LocalLocation(Path(path))
+
+
+def _data_files(keys: Iterable[str]) -> list[str]:
+    """Parquet/JSON data objects among the keys (not Spark's _SUCCESS or .crc files)."""
+    return [
+        k
+        for k in keys
+        if k.endswith((".parquet", ".json")) and not k.rsplit("/", 1)[-1].startswith(("_", "."))
+    ]
+
+
+# --------------------------------------------------------------------------------------
+# Pure transforms: DataFrame -> DataFrame
+# --------------------------------------------------------------------------------------
+
+
+def _identifier(name: str) -> str:
+    if not IDENTIFIER.match(name):
+        raise ManifestError(f"column name {name!r} is not a plain identifier")
+    return name
+
+
+def source_type(column: Mapping[str, Any], text_date: bool = False) -> T.DataType:
+    """The Spark type of a source column, from its Postgres type in the ingest manifest."""
+    if text_date:
+        return T.DateType()
+    data_type = str(column.get("data_type", "")).lower()
+    if data_type in ("integer", "smallint"):
+        return T.IntegerType()
+    if data_type == "bigint":
+        return T.LongType()
+    if data_type == "numeric":
+        precision, scale = column.get("numeric_precision"), column.get("numeric_scale")
+        if precision:
+            return T.DecimalType(int(precision), int(scale or 0))
+        return T.DecimalType(38, 18)
+    if data_type == "boolean":
+        return T.BooleanType()
+    if data_type.startswith("timestamp"):
+        # Postgres `timestamp without time zone` is a wall clock: no session zone may shift it.
+        return T.TimestampNTZType()
+    if data_type == "date":
+        return T.DateType()
+    return T.StringType()
+
+
+def raw_schema(columns: list[Mapping[str, Any]]) -> T.StructType:
+    """Every column as text: the CSV is read untyped, then typed with validation."""
+    return T.StructType(
+        [T.StructField(_identifier(str(c["name"])), T.StringType(), True) for c in columns]
+    )
+
+
+def _type_phrase(data_type: T.DataType) -> str:
+    if isinstance(data_type, T.DecimalType):
+        return f"a decimal({data_type.precision},{data_type.scale})"
+    return {
+        "int": "an integer",
+        "bigint": "a bigint",
+        "boolean": "a boolean",
+        "timestamp_ntz": "a timestamp",
+        "date": "a date",
+    }.get(data_type.simpleString(), data_type.simpleString())
+
+
+def _typed(name: str, data_type: T.DataType) -> Column:
+    if isinstance(data_type, T.StringType):
+        return F.col(name)
+    cast = F.expr(f"try_cast(`{name}` AS {data_type.simpleString().upper()})")
+    if isinstance(data_type, T.DateType):
+        # Only 'YYYY-MM-DD' (Spark's cast alone accepts '2024-11-15 anything').
+        return F.when(F.col(name).rlike(r"^\d{4}-\d{2}-\d{2}$"), cast)
+    return cast
+
+
+def validate_rows(raw: DataFrame, columns: list[Mapping[str, Any]], table: str) -> DataFrame:
+    """Typed columns plus `_raw` (the text), `_batch_id` and `_reason` (NULL = valid).
+
+    A row is invalid when a value does not parse as its column's type, a NOT NULL column
+    (or the key, created_at, last_updated) is NULL, or a quantity or price is negative.
+    """
+    text_dates = TEXT_DATE_COLUMNS.get(table, ())
+    non_negative = NON_NEGATIVE_COLUMNS.get(table, ())
+    primary_key = f"{table}_id"
+    names = [_identifier(str(c["name"])) for c in columns]
+    text = raw.select(
+        *[
+            F.when(F.col(n) == EMPTY_STRING_SENTINEL, F.lit("")).otherwise(F.col(n)).alias(n)
+            for n in names
+        ],
+        F.col("_batch_id"),
+    )
+    typed: list[Column] = []
+    reasons: list[Column] = []
+    for column, name in zip(columns, names, strict=True):
+        data_type = source_type(column, name in text_dates)
+        value = _typed(name, data_type)
+        typed.append(value.cast(data_type).alias(name))
+        if not isinstance(data_type, T.StringType):
+            reasons.append(
+                F.when(
+                    F.col(name).isNotNull() & value.isNull(),
+                    F.lit(f"{name}: not {_type_phrase(data_type)}"),
+                )
+            )
+        required = column.get("nullable") is False or name in (primary_key, *REQUIRED_COLUMNS)
+        if required:
+            reasons.append(F.when(F.col(name).isNull(), F.lit(f"{name}: null")))
+        if name in non_negative:
+            reasons.append(F.when(value < 0, F.lit(f"{name}: negative")))
+    joined = F.concat_ws("; ", *reasons) if reasons else F.lit("")
+    return text.select(
+        *typed,
+        F.struct(*[F.col(n) for n in names]).alias("_raw"),
+        F.col("_batch_id"),
+        F.when(joined != "", joined).alias("_reason"),
+    )
+
+
+def valid_rows(validated: DataFrame) -> DataFrame:
+    """The typed rows that passed validation, with their `_batch_id`."""
+    return validated.where(F.col("_reason").isNull()).drop("_raw", "_reason")
+
+
+def quarantine_rows(validated: DataFrame) -> DataFrame:
+    """The rejected rows: every source column as text, `_batch_id`, `_reason`."""
+    return validated.where(F.col("_reason").isNotNull()).select("_raw.*", "_batch_id", "_reason")
+
+
+def merge_state(previous: DataFrame | None, changes: DataFrame, primary_key: str) -> DataFrame:
+    """Latest row per key: the newest `last_updated` wins; on a tie, the later batch.
+
+    `changes` carries `_batch_id`; the previous state is older than any pending batch.
+    """
+    rows = changes if "_batch_id" in changes.columns else changes.withColumn("_batch_id", F.lit(""))
+    if previous is not None:
+        rows = previous.withColumn("_batch_id", F.lit("")).unionByName(
+            rows, allowMissingColumns=True
+        )
+    order = Window.partitionBy(primary_key).orderBy(
+        F.col("last_updated").desc_nulls_last(), F.col("_batch_id").desc()
+    )
+    return (
+        rows.withColumn("_rank", F.row_number().over(order))
+        .where(F.col("_rank") == 1)
+        .drop("_rank", "_batch_id")
+    )
+
+
+def conform(frame: DataFrame, table: str) -> DataFrame:
+    """Exactly the star table's columns, in order, with its types."""
+    return frame.select(
+        *[F.col(f.name).cast(f.dataType).alias(f.name) for f in STAR_SCHEMAS[table].fields]
+    )
+
+
+def build_dim_staff(staff: DataFrame, department: DataFrame) -> DataFrame:
+    """Staff joined to their department (a move shows up as a new location)."""
+    s, d = staff.alias("s"), department.alias("d")
+    joined = s.join(d, F.col("s.department_id") == F.col("d.department_id"), "left")
+    return conform(
+        joined.select(
+            "s.staff_id",
+            "s.first_name",
+            "s.last_name",
+            "d.department_name",
+            "d.location",
+            "s.email_address",
+        ),
+        "dim_staff",
+    )
+
+
+def build_dim_location(address: DataFrame) -> DataFrame:
+    """Addresses as delivery locations."""
+    return conform(address.withColumnRenamed("address_id", "location_id"), "dim_location")
+
+
+def build_dim_counterparty(counterparty: DataFrame, address: DataFrame) -> DataFrame:
+    """Counterparties with their legal address (an address edit shows up here too)."""
+    c, a = counterparty.alias("c"), address.alias("a")
+    joined = c.join(a, F.col("c.legal_address_id") == F.col("a.address_id"), "left")
+    return conform(
+        joined.select(
+            "c.counterparty_id",
+            "c.counterparty_legal_name",
+            F.col("a.address_line_1").alias("counterparty_legal_address_line_1"),
+            F.col("a.address_line_2").alias("counterparty_legal_address_line_2"),
+            F.col("a.district").alias("counterparty_legal_district"),
+            F.col("a.city").alias("counterparty_legal_city"),
+            F.col("a.postal_code").alias("counterparty_legal_postal_code"),
+            F.col("a.country").alias("counterparty_legal_country"),
+            F.col("a.phone").alias("counterparty_legal_phone_number"),
+        ),
+        "dim_counterparty",
+    )
+
+
+def build_dim_design(design: DataFrame) -> DataFrame:
+    """Designs."""
+    return conform(design, "dim_design")
+
+
+def currency_names() -> Column:
+    """A literal map code -> ISO 4217 name (an expression: no join, no UDF)."""
+    return F.create_map(*[F.lit(x) for pair in ISO_4217 for x in pair])
+
+
+def build_dim_currency(currency: DataFrame) -> DataFrame:
+    """Currencies named from ISO 4217 (NULL name for a code not in the list)."""
+    return conform(
+        currency.withColumn(
+            "currency_name", currency_names()[F.upper(F.trim(F.col("currency_code")))]
+        ),
+        "dim_currency",
+    )
+
+
+def build_dim_payment_type(payment_type: DataFrame) -> DataFrame:
+    """Payment types."""
+    return conform(payment_type, "dim_payment_type")
+
+
+def build_dim_transaction(transaction: DataFrame) -> DataFrame:
+    """Transactions (each points at a sales or a purchase order)."""
+    return conform(transaction, "dim_transaction")
+
+
+def date_bounds(fact: DataFrame, table: str, *by: Column | str) -> DataFrame:
+    """Per group (default: one row): rows, and min_date/max_date over every date column."""
+    dates = [F.col(c) for c in FACT_DATE_COLUMNS[table]]
+    return fact.groupBy(*by).agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.min(F.least(*dates)).alias("min_date"),
+        F.max(F.greatest(*dates)).alias("max_date"),
+    )
+
+
+def build_dim_date(bounds: DataFrame) -> DataFrame:
+    """Every day from min_date to max_date: ISO day of week (Monday = 1), English names."""
+    days = bounds.select(F.explode(F.sequence("min_date", "max_date")).alias("date_id"))
+    return conform(
+        days.select(
+            "date_id",
+            F.year("date_id").alias("year"),
+            F.month("date_id").alias("month"),
+            F.dayofmonth("date_id").alias("day"),
+            ((F.dayofweek("date_id") + 5) % 7 + 1).alias("day_of_week"),
+            F.date_format("date_id", "EEEE").alias("day_name"),
+            F.date_format("date_id", "MMMM").alias("month_name"),
+            F.quarter("date_id").alias("quarter"),
+        ),
+        "dim_date",
+    )
+
+
+def distinct_versions(rows: DataFrame, primary_key: str) -> DataFrame:
+    """One row per (key, last_updated): a version delivered twice counts once (latest batch)."""
+    if "_batch_id" not in rows.columns:
+        rows = rows.withColumn("_batch_id", F.lit(""))
+    order = Window.partitionBy(primary_key, "last_updated").orderBy(F.col("_batch_id").desc())
+    return (
+        rows.withColumn("_rank", F.row_number().over(order))
+        .where(F.col("_rank") == 1)
+        .drop("_rank", "_batch_id")
+    )
+
+
+def _date_time(column: str, prefix: str) -> list[Column]:
+    return [
+        F.to_date(F.col(column)).alias(f"{prefix}_date"),
+        F.date_format(F.col(column), "HH:mm:ss.SSS").alias(f"{prefix}_time"),
+    ]
+
+
+def build_fact_sales_order(sales_order: DataFrame) -> DataFrame:
+    """One record per sales order version."""
+    rows = distinct_versions(sales_order, "sales_order_id")
+    return conform(
+        rows.select(
+            "*",
+            *_date_time("created_at", "created"),
+            *_date_time("last_updated", "last_updated"),
+            F.col("staff_id").alias("sales_staff_id"),
+        ),
+        "fact_sales_order",
+    )
+
+
+def build_fact_purchase_order(purchase_order: DataFrame) -> DataFrame:
+    """One record per purchase order version."""
+    rows = distinct_versions(purchase_order, "purchase_order_id")
+    return conform(
+        rows.select(
+            "*", *_date_time("created_at", "created"), *_date_time("last_updated", "last_updated")
+        ),
+        "fact_purchase_order",
+    )
+
+
+def build_fact_payment(payment: DataFrame) -> DataFrame:
+    """One record per payment version."""
+    rows = distinct_versions(payment, "payment_id")
+    return conform(
+        rows.select(
+            "*", *_date_time("created_at", "created"), *_date_time("last_updated", "last_updated")
+        ),
+        "fact_payment",
+    )
+
+
+FACT_BUILDERS: dict[str, Callable[[DataFrame], DataFrame]] = {
+    "fact_sales_order": build_fact_sales_order,
+    "fact_purchase_order": build_fact_purchase_order,
+    "fact_payment": build_fact_payment,
+}
+
+
+def build_dimension(dim: str, states: Mapping[str, DataFrame]) -> DataFrame:
+    """The named dimension from the current state of its source tables."""
+    if dim == "dim_staff":
+        return build_dim_staff(states["staff"], states["department"])
+    if dim == "dim_location":
+        return build_dim_location(states["address"])
+    if dim == "dim_counterparty":
+        return build_dim_counterparty(states["counterparty"], states["address"])
+    if dim == "dim_currency":
+        return build_dim_currency(states["currency"])
+    if dim == "dim_design":
+        return build_dim_design(states["design"])
+    if dim == "dim_payment_type":
+        return build_dim_payment_type(states["payment_type"])
+    if dim == "dim_transaction":
+        return build_dim_transaction(states["transaction"])
+    raise ValueError(f"unknown dimension {dim!r}")
+
+
+def changed_rows(current: DataFrame, previous: DataFrame | None) -> DataFrame:
+    """Rows of the new snapshot that are new or differ from the previous snapshot."""
+    if previous is None or previous.dtypes != current.dtypes:
+        return current
+    return current.exceptAll(previous)
+
+
+# --------------------------------------------------------------------------------------
+# Glue Data Catalog
+# --------------------------------------------------------------------------------------
+
+PARQUET_STORAGE = {
+    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+    "SerdeInfo": {
+        "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+        "Parameters": {"serialization.format": "1"},
+    },
+    "Compressed": True,
+}
+
+
+def hive_type(data_type: T.DataType) -> str:
+    """The Glue/Athena column type of a Spark type (int, decimal(10,2), date, string...)."""
+    if isinstance(data_type, T.TimestampNTZType):
+        return "timestamp"
+    return data_type.simpleString()
+
+
+def catalog_columns(schema: T.StructType, exclude: Iterable[str] = ()) -> list[dict[str, str]]:
+    """Catalog columns from the schema of the written files."""
+    skip = set(exclude)
+    return [
+        {"Name": f.name, "Type": hive_type(f.dataType)} for f in schema.fields if f.name not in skip
+    ]
+
+
+def table_input(
+    name: str,
+    columns: list[dict[str, str]],
+    location: str,
+    partition_keys: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    """A Glue TableInput for an external snappy Parquet table."""
+    return {
+        "Name": name,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {
+            "classification": "parquet",
+            "EXTERNAL": "TRUE",
+            "parquet.compression": "SNAPPY",
+        },
+        "PartitionKeys": partition_keys or [],
+        "StorageDescriptor": {**PARQUET_STORAGE, "Columns": columns, "Location": location},
+    }
+
+
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def ensure_database(glue: Any, database: str) -> None:
+    """Create the catalog database unless it exists (the template normally creates it)."""
+    try:
+        glue.get_database(Name=database)
+    except Exception as exc:
+        if _error_code(exc) != "EntityNotFoundException":
+            raise CatalogError(f"catalog database {database}: {exc}") from exc
+        try:
+            glue.create_database(DatabaseInput={"Name": database})
+        except Exception as create_exc:
+            if _error_code(create_exc) != "AlreadyExistsException":
+                raise CatalogError(f"create database {database}: {create_exc}") from create_exc
+
+
+def upsert_table(glue: Any, database: str, table: dict[str, Any]) -> None:
+    """Create the table, or replace its definition (columns, location) if it exists."""
+    try:
+        glue.create_table(DatabaseName=database, TableInput=table)
+    except Exception as exc:
+        if _error_code(exc) != "AlreadyExistsException":
+            raise CatalogError(f"create table {database}.{table['Name']}: {exc}") from exc
+        try:
+            glue.update_table(DatabaseName=database, TableInput=table, SkipArchive=True)
+        except Exception as update_exc:
+            raise CatalogError(
+                f"update table {database}.{table['Name']}: {update_exc}"
+            ) from update_exc
+
+
+def add_partitions(
+    glue: Any,
+    database: str,
+    table: dict[str, Any],
+    partitions: list[tuple[list[str], str]],
+) -> None:
+    """Register partitions (values, location); ones that already exist are fine."""
+    inputs = [
+        {
+            "Values": values,
+            "StorageDescriptor": {**table["StorageDescriptor"], "Location": location},
+        }
+        for values, location in partitions
+    ]
+    for start in range(0, len(inputs), 100):
+        response = glue.batch_create_partition(
+            DatabaseName=database,
+            TableName=table["Name"],
+            PartitionInputList=inputs[start : start + 100],
+        )
+        errors = [
+            e
+            for e in response.get("Errors", [])
+            if e.get("ErrorDetail", {}).get("ErrorCode") != "AlreadyExistsException"
+        ]
+        if errors:
+            raise CatalogError(f"partitions of {database}.{table['Name']}: {errors[:3]}")
+
+
+# --------------------------------------------------------------------------------------
+# I/O: pending work, reading, writing, the pass, the commit
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobArgs:
+    """The job's arguments (Glue job parameters or command-line flags)."""
+
+    ingest_location: str
+    processed_location: str
+    database: str
+    ingest_bucket: str
+    processed_bucket: str
+
+    @classmethod
+    def from_mapping(cls, args: Mapping[str, Any]) -> JobArgs:
+        names = [f.name for f in cls.__dataclass_fields__.values()]
+        missing = [n for n in names if not str(args.get(n) or "").strip()]
+        if missing:
+            raise StarSchemaError(f"missing job arguments: {', '.join(missing)}")
+        return cls(**{n: str(args[n]).strip() for n in names})
+
+    @property
+    def catalog_root(self) -> str:
+        """Where the catalog says the lake is: the S3 location, or the bucket it mirrors."""
+        if self.processed_location.startswith("s3://"):
+            return self.processed_location.rstrip("/")
+        return f"s3://{self.processed_bucket}"
+
+
+def latest_processed_manifest(processed: Location) -> dict[str, Any] | None:
+    """The newest processed manifest: the job's progress marker (None before the first)."""
+    ids = [m.group(1) for k in processed.list_keys(MANIFESTS) if (m := MANIFEST_KEY.match(k))]
+    if not ids:
+        return None
+    manifest = processed.read_json(f"{MANIFESTS}{max(ids)}.json")
+    if not manifest or manifest.get("kind") != "processed":
+        raise ManifestError(f"{MANIFESTS}{max(ids)}.json is not a processed manifest")
+    return manifest
+
+
+def list_pending_batches(ingest: Location, after: str) -> list[dict[str, Any]]:
+    """Ingest manifests with batch_id > `after`, oldest first."""
+    start = f"{MANIFESTS}{after}.json" if after else ""
+    ids = [
+        m.group(1)
+        for k in ingest.list_keys(MANIFESTS, start_after=start)
+        if (m := MANIFEST_KEY.match(k)) and m.group(1) > after
+    ]
+    manifests = []
+    for batch_id in sorted(ids):
+        manifest = ingest.read_json(f"{MANIFESTS}{batch_id}.json")
+        if (
+            not manifest
+            or manifest.get("kind") != "ingest"
+            or manifest.get("batch_id") != batch_id
+            or manifest.get("format_version") != FORMAT_VERSION
+        ):
+            raise ManifestError(f"{MANIFESTS}{batch_id}.json is not a version-1 ingest manifest")
+        manifests.append(manifest)
+    return manifests
+
+
+def read_csv_parts(spark: SparkSession, paths: list[str], schema: T.StructType) -> DataFrame:
+    """CSV parts as Postgres COPY writes them, all text, plus the `_batch_id` of each row.
+
+    NULL (unquoted empty) stays NULL; "" arrives as EMPTY_STRING_SENTINEL (see above).
+    """
+    frame = (
+        spark.read.options(
+            header=True,
+            enforceSchema=False,
+            multiLine=True,
+            quote='"',
+            escape='"',
+            emptyValue=EMPTY_STRING_SENTINEL,
+            mode="PERMISSIVE",
+        )
+        .schema(schema)
+        .csv(paths)
+    )
+    return frame.withColumn(
+        "_batch_id", F.regexp_extract(F.col("_metadata.file_path"), r"/batch=([^/]+)/", 1)
+    )
+
+
+def files_for(rows: int) -> int:
+    """How many Parquet files for a table of this many rows."""
+    return max(1, math.ceil(rows / ROWS_PER_FILE))
+
+
+def write_parquet(frame: DataFrame, uri: str, files: int, sort_by: str) -> None:
+    """Write a whole table as snappy Parquet, replacing what the prefix held.
+
+    Sorted within each file rather than globally: the same rows give the same bytes
+    without the extra sampling job a global sort costs.
+    """
+    (
+        frame.coalesce(files)
+        .sortWithinPartitions(sort_by)
+        .write.mode("overwrite")
+        .option("compression", "snappy")
+        .parquet(uri)
+    )
+
+
+@dataclass
+class StarSchemaPass:
+    """One pass over the pending ingest batches; the manifest it writes is the commit."""
+
+    spark: SparkSession
+    args: JobArgs
+    processed: Location
+    ingest: Location
+    glue: Any
+    batches: list[dict[str, Any]]
+    previous: dict[str, Any] | None
+    batch_id: str = ""
+    manifest: dict[str, Any] = field(default_factory=dict)
+    _persisted: list[DataFrame] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.batch_id = self.batches[-1]["batch_id"]
+        previous = self.previous or {}
+        self.manifest = {
+            "format_version": FORMAT_VERSION,
+            "kind": "processed",
+            "batch_id": self.batch_id,
+            "ingest_batches": [b["batch_id"] for b in self.batches],
+            "created_at": "",
+            "state": dict(previous.get("state") or {}),
+            "state_rows": dict(previous.get("state_rows") or {}),
+            "snapshots": dict(previous.get("snapshots") or {}),
+            "date_range": previous.get("date_range"),
+            "tables": {},
+            "quarantine": {},
+            "warnings": {},
+        }
+
+    # -- reading and validation ---------------------------------------------------------
+
+    def read_valid(self, table: str) -> tuple[DataFrame, int] | None:
+        """The table's valid rows in the pending batches (rejects quarantined), row count."""
+        groups: dict[str, tuple[list[Mapping[str, Any]], list[str]]] = {}
+        for batch in self.batches:
+            entry = (batch.get("tables") or {}).get(table)
+            if not entry or not entry.get("parts"):
+                continue
+            columns = list(entry["columns"])
+            signature = json.dumps([[c["name"], c.get("data_type")] for c in columns])
+            paths = groups.setdefault(signature, (columns, []))[1]
+            paths.extend(self.ingest.uri(part["key"]) for part in entry["parts"])
+        frames = [
+            validate_rows(
+                read_csv_parts(self.spark, paths, raw_schema(list(columns))), list(columns), table
+            )
+            for columns, paths in groups.values()
+        ]
+        if not frames:
+            return None
+        validated = frames[0]
+        for frame in frames[1:]:
+            validated = validated.unionByName(frame, allowMissingColumns=True)
+        validated = validated.persist()
+        self._persisted.append(validated)
+        counts = {
+            r["_reason"]: int(r["count"])
+            for r in validated.groupBy("_reason").count().collect()  # metadata: a few rows
+        }
+        good = counts.pop(None, 0)
+        if counts:
+            self.write_quarantine(table, validated, counts)
+        return valid_rows(validated), good
+
+    def write_quarantine(self, table: str, validated: DataFrame, reasons: dict[str, int]) -> None:
+        prefix = f"_quarantine/{self.batch_id}/{table}/"
+        rows = sum(reasons.values())
+        (
+            quarantine_rows(validated)
+            .coalesce(files_for(rows))
+            .write.mode("overwrite")
+            .option("ignoreNullFields", "false")
+            .json(self.processed.uri(prefix))
+        )
+        self.manifest["quarantine"][table] = {
+            "rows": rows,
+            "prefix": prefix,
+            "reasons": dict(sorted(reasons.items())),
+        }
+        _log("rows quarantined", logging.WARNING, table=table, rows=rows, reasons=reasons)
+
+    # -- dimension state ----------------------------------------------------------------
+
+    def read_state(self, table: str) -> DataFrame | None:
+        pointer = self.manifest["state"].get(table)
+        return self.spark.read.parquet(self.processed.uri(pointer)) if pointer else None
+
+    def write_state(self, table: str, changes: DataFrame, new_rows: int) -> None:
+        """Merge the valid rows into the table's state; write it as a new state prefix."""
+        key = f"{table}_id"
+        previous_rows = int(self.manifest["state_rows"].get(table, 0))
+        merged = merge_state(self.read_state(table), changes, key)
+        pointer = f"_state/{table}/batch={self.batch_id}/"
+        uri = self.processed.uri(pointer)
+        write_parquet(merged, uri, files_for(previous_rows + new_rows), key)
+        self.manifest["state"][table] = pointer
+        self.manifest["state_rows"][table] = self.spark.read.parquet(uri).count()
+
+    def state_frame(self, table: str) -> DataFrame:
+        frame = self.read_state(table)
+        if frame is None:
+            return self.spark.createDataFrame([], EMPTY_SOURCE_SCHEMAS[table])
+        return frame
+
+    # -- dimensions ---------------------------------------------------------------------
+
+    def write_dimension(self, dim: str, frame: DataFrame, source_rows: int) -> None:
+        """A new snapshot, the rows changed against the previous one, the catalog entry."""
+        snapshot = f"{dim}/snapshot={self.batch_id}/"
+        key = STAR_SCHEMAS[dim].fields[0].name
+        write_parquet(frame, self.processed.uri(snapshot), files_for(source_rows), key)
+        written = self.spark.read.parquet(self.processed.uri(snapshot))
+        previous_location = self.manifest["snapshots"].get(dim)
+        previous = (
+            self.spark.read.parquet(self.processed.uri(previous_location))
+            if previous_location and previous_location != snapshot
+            else None
+        )
+        changes = f"_changes/{dim}/batch={self.batch_id}/"
+        write_parquet(
+            changed_rows(written, previous),
+            self.processed.uri(changes),
+            files_for(source_rows),
+            key,
+        )
+        changed = self.spark.read.parquet(self.processed.uri(changes))
+        entry = {
+            "kind": "dimension",
+            "location": snapshot,
+            "rows": written.count(),
+            "objects": _data_files(self.processed.list_keys(snapshot)),
+            "changed_rows": changed.count(),
+            "changed_objects": _data_files(self.processed.list_keys(changes)),
+        }
+        self.manifest["tables"][dim] = entry
+        self.manifest["snapshots"][dim] = snapshot
+        if dim == "dim_currency":
+            unknown = written.where(
+                F.col("currency_name").isNull() & F.col("currency_code").isNotNull()
+            ).count()
+            if unknown:
+                self.manifest["warnings"]["dim_currency"] = {"unknown_currency_code": unknown}
+                _log("currency codes not in ISO 4217", logging.WARNING, rows=unknown)
+        table = table_input(
+            dim, catalog_columns(written.schema), f"{self.args.catalog_root}/{snapshot}"
+        )
+        upsert_table(self.glue, self.args.database, table)
+        _log("dimension written", table=dim, rows=entry["rows"], changed=entry["changed_rows"])
+
+    # -- facts --------------------------------------------------------------------------
+
+    def write_fact(self, fact: str, frame: DataFrame) -> tuple[date, date] | None:
+        """New fact records under created_date=.../batch-<pid>-<nnnnn>; their date bounds.
+
+        Spark writes to a temporary prefix (one file per created_date), then each file is
+        moved to its deterministic key, so a re-run overwrites the same keys.
+        """
+        temp = f"_tmp/{self.batch_id}/{fact}/"
+        key = STAR_SCHEMAS[fact].fields[0].name
+        (
+            frame.repartition(FACT_PARTITION_KEY)
+            .sortWithinPartitions(FACT_PARTITION_KEY, key, "last_updated_date", "last_updated_time")
+            .write.mode("overwrite")
+            .option("compression", "snappy")
+            .option("maxRecordsPerFile", 0)
+            .partitionBy(FACT_PARTITION_KEY)
+            .parquet(self.processed.uri(temp))
+        )
+        written = self.spark.read.parquet(self.processed.uri(temp))
+        per_file = date_bounds(
+            written,
+            fact,
+            F.col("_metadata.file_path").alias("path"),
+            F.col(FACT_PARTITION_KEY).cast("string").alias(FACT_PARTITION_KEY),
+        ).collect()  # metadata: one row per file
+        if not per_file:
+            self.processed.delete_prefix(temp)
+            return None
+        by_date: dict[str, list[tuple[str, int]]] = {}
+        for row in per_file:
+            relative = row["path"].split(f"/{temp}", 1)[1]
+            by_date.setdefault(row[FACT_PARTITION_KEY], []).append((relative, int(row["rows"])))
+        objects: list[dict[str, Any]] = []
+        moves: list[tuple[str, str]] = []
+        partitions: list[tuple[list[str], str]] = []
+        for day in sorted(by_date):
+            directory = f"{fact}/{FACT_PARTITION_KEY}={day}/"
+            for n, (relative, rows) in enumerate(sorted(by_date[day])):
+                target = f"{directory}batch-{self.batch_id}-{n:05d}.snappy.parquet"
+                moves.append((f"{temp}{relative}", target))
+                objects.append(
+                    {"key": target, "partition": {FACT_PARTITION_KEY: day}, "rows": rows}
+                )
+            partitions.append(([day], f"{self.args.catalog_root}/{directory}"))
+        self.processed.move(moves)
+        self.processed.delete_prefix(temp)
+        self.manifest["tables"][fact] = {
+            "kind": "fact",
+            "location": f"{fact}/",
+            "rows": sum(o["rows"] for o in objects),
+            "partition_keys": [FACT_PARTITION_KEY],
+            "objects": objects,
+        }
+        table = table_input(
+            fact,
+            catalog_columns(written.schema, exclude=[FACT_PARTITION_KEY]),
+            f"{self.args.catalog_root}/{fact}/",
+            [{"Name": FACT_PARTITION_KEY, "Type": "date"}],
+        )
+        upsert_table(self.glue, self.args.database, table)
+        add_partitions(self.glue, self.args.database, table, partitions)
+        _log("fact written", table=fact, rows=self.manifest["tables"][fact]["rows"])
+        lows = [r["min_date"] for r in per_file if r["min_date"] is not None]
+        highs = [r["max_date"] for r in per_file if r["max_date"] is not None]
+        return (min(lows), max(highs)) if lows and highs else None
+
+    def write_dim_date(self, low: date, high: date) -> None:
+        """Rebuild dim_date over [low, high] if that range is wider than the last one."""
+        previous = self.manifest.get("date_range") or {}
+        if previous:
+            low = min(low, date.fromisoformat(previous["min"]))
+            high = max(high, date.fromisoformat(previous["max"]))
+            if previous == {"min": low.isoformat(), "max": high.isoformat()}:
+                return
+        bounds = self.spark.createDataFrame(
+            [(low, high)], "min_date DATE, max_date DATE"
+        )  # two dates from the driver, not data
+        self.manifest["date_range"] = {"min": low.isoformat(), "max": high.isoformat()}
+        self.write_dimension("dim_date", build_dim_date(bounds), (high - low).days + 1)
+
+    # -- the pass -----------------------------------------------------------------------
+
+    def execute(self, before_commit: Callable[[], None] | None = None) -> dict[str, Any]:
+        """Write everything the pending batches imply, then the manifest (the commit)."""
+        ensure_database(self.glue, self.args.database)
+        unknown = sorted(
+            {t for b in self.batches for t in (b.get("tables") or {})} - set(SOURCE_TABLES)
+        )
+        if unknown:
+            _log("ignoring tables that feed no star table", logging.WARNING, tables=unknown)
+        try:
+            self.write_tables()
+        finally:
+            for frame in self._persisted:
+                frame.unpersist()
+        self.processed.delete_prefix(f"_tmp/{self.batch_id}/")
+        if before_commit is not None:
+            before_commit()
+        self.manifest["created_at"] = datetime.now(UTC).isoformat()
+        self.processed.write_json(f"{MANIFESTS}{self.batch_id}.json", self.manifest)
+        self.processed.delete([INFLIGHT_KEY])
+        return self.manifest
+
+    def write_tables(self) -> None:
+        """State, then the dimensions it changes, then facts, then dim_date."""
+        valid: dict[str, DataFrame] = {}
+        counts: dict[str, int] = {}
+        for table in SOURCE_TABLES:
+            result = self.read_valid(table)
+            if result is not None and result[1] > 0:
+                valid[table], counts[table] = result
+        changed = [t for t in STATE_TABLES if t in valid]
+        for table in changed:
+            self.write_state(table, valid[table], counts[table])
+        for dim, sources in DIMENSION_SOURCES.items():
+            if any(s in changed for s in sources):
+                states = {s: self.state_frame(s) for s in sources}
+                rows = int(self.manifest["state_rows"].get(sources[0], 0))
+                self.write_dimension(dim, build_dimension(dim, states), rows)
+        low: date | None = None
+        high: date | None = None
+        for fact, source in FACT_SOURCES.items():
+            if source not in valid:
+                continue
+            bounds = self.write_fact(fact, FACT_BUILDERS[fact](valid[source]))
+            if bounds:
+                low = bounds[0] if low is None else min(low, bounds[0])
+                high = bounds[1] if high is None else max(high, bounds[1])
+        if low is not None and high is not None:
+            self.write_dim_date(low, high)
+
+
+def plan_batches(
+    processed: Location, ingest: Location, previous: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The pending ingest batches for this pass, oldest first.
+
+    Normally every ingest manifest newer than the last processed batch. If a pass died
+    before its commit, it recorded its batches in INFLIGHT_KEY: redo exactly those, so the
+    re-run writes the same keys (batch id) and leaves no orphan objects behind.
+    """
+    after = str(previous["batch_id"]) if previous else ""
+    pending = list_pending_batches(ingest, after)
+    inflight = processed.read_json(INFLIGHT_KEY)
+    if inflight and str(inflight.get("batch_id", "")) > after:
+        planned = list(inflight.get("ingest_batches") or [])
+        if planned and [b["batch_id"] for b in pending[: len(planned)]] == planned:
+            return pending[: len(planned)]
+        _log("ignoring an in-flight record that no longer matches", logging.WARNING)
+    return pending
+
+
+def run(
+    spark: SparkSession,
+    args: Mapping[str, Any],
+    *,
+    s3: Any = None,
+    glue: Any = None,
+    before_commit: Callable[[], None] | None = None,
+) -> dict[str, Any] | None:
+    """Process every pending ingest batch; return the processed manifest (None: no work).
+
+    `before_commit` runs just before the manifest is written (tests simulate a crash there).
+    """
+    settings = JobArgs.from_mapping(args)
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "static")
+    ingest = open_location(settings.ingest_location, s3)
+    processed = open_location(settings.processed_location, s3)
+    previous = latest_processed_manifest(processed)
+    batches = plan_batches(processed, ingest, previous)
+    if not batches:
+        _log("nothing pending", after=previous["batch_id"] if previous else None)
+        return None
+    if glue is None:
+        import boto3
+
+        glue = boto3.client("glue")
+    job = StarSchemaPass(spark, settings, processed, ingest, glue, batches, previous)
+    _log("processing", batch_id=job.batch_id, ingest_batches=job.manifest["ingest_batches"])
+    processed.write_json(
+        INFLIGHT_KEY,
+        {"batch_id": job.batch_id, "ingest_batches": job.manifest["ingest_batches"]},
+    )
+    manifest = job.execute(before_commit)
+    _log(
+        "committed",
+        batch_id=job.batch_id,
+        tables={k: v["rows"] for k, v in manifest["tables"].items()},
+        quarantined={k: v["rows"] for k, v in manifest["quarantine"].items()},
+    )
+    return manifest
+
+
+ARGUMENTS = (
+    "ingest_location",
+    "processed_location",
+    "database",
+    "ingest_bucket",
+    "processed_bucket",
+)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Glue entry point (getResolvedOptions); a plain argument parser when run locally."""
+    argv = list(sys.argv if argv is None else argv)
+    if not LOGGER.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(JsonLogFormatter())
+        LOGGER.addHandler(handler)
+        LOGGER.setLevel(logging.INFO)
+    try:
+        from awsglue.utils import getResolvedOptions  # type: ignore[import-not-found]
+    except ImportError:
+        parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+        for name in ARGUMENTS:
+            parser.add_argument(f"--{name}", required=True)
+        args: dict[str, Any] = vars(parser.parse_known_args(argv[1:])[0])
+        spark = SparkSession.builder.appName("totesys-star-schema").getOrCreate()
+    else:
+        from awsglue.context import GlueContext  # type: ignore[import-not-found]
+        from pyspark.context import SparkContext
+
+        args = getResolvedOptions(argv, list(ARGUMENTS))
+        spark = GlueContext(SparkContext.getOrCreate()).spark_session
+    run(spark, args)
+
+
+if __name__ == "__main__":
+    main()
