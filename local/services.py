@@ -10,7 +10,8 @@ import os
 import socket
 import tempfile
 import uuid
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,10 +101,13 @@ def find_pg_server(data_dir: str | None = None) -> PgServer:
 
 def start_embedded_pg(data_dir: str | None = None) -> PgServer:
     """An embedded Postgres from the `pgserver` package (listens on a unix socket)."""
-    import pgserver  # imported here: it is only needed where no server is installed
-
     directory = data_dir or tempfile.mkdtemp(prefix="pgserver-")
-    server = pgserver.get_server(directory, cleanup_mode="stop")
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); /tmp is fine.
+        warnings.simplefilter("ignore")
+        import pgserver  # imported here: it is only needed where no server is installed
+
+        server = pgserver.get_server(directory, cleanup_mode="stop")
     secret = dsn_to_secret(server.get_uri())
     return PgServer(secret, "pgserver", server)
 
@@ -118,8 +122,10 @@ class MotoServer:
     def reset(self) -> None:
         import urllib.request
 
-        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=10):  # nosec B310 - loopback moto only
+        request = urllib.request.Request(  # noqa: S310 - loopback moto only
+            f"{self.endpoint}/moto-api/reset", method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310  # nosec B310 - loopback moto only
             pass
 
     def stop(self) -> None:
@@ -128,8 +134,12 @@ class MotoServer:
 
 def start_moto_server(port: int | None = None) -> MotoServer:
     """Start moto's ThreadedMotoServer on loopback."""
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    # werkzeug logs every request to stderr; the CLI's output is the pipeline's, not moto's.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     port = port or free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -149,10 +159,14 @@ def aws_env(endpoint: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def patched_env(values: dict[str, str]) -> Iterator[None]:
-    """Set environment variables for a block, restoring the previous values after."""
+def patched_env(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Set (None: unset) environment variables for a block, restoring the previous values."""
     old = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     try:
         yield
     finally:

@@ -6,15 +6,19 @@ import os
 import re
 import shutil
 import subprocess  # nosec B404 - runs only `java -version`
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
+LOG4J2_CONFIG = Path(__file__).with_name("log4j2.properties")
+
+
 def _java_major(java: str) -> int | None:
     try:
-        out = subprocess.run(  # nosec B603 - fixed argv, no shell
+        out = subprocess.run(  # noqa: S603  # nosec B603 - fixed argv, no shell
             [java, "-version"], capture_output=True, text=True, timeout=30, check=False
         ).stderr
     except OSError:
@@ -50,7 +54,11 @@ def ensure_java17() -> str:
 def local_spark_session(app_name: str = "totesys-local", cores: int = 2) -> SparkSession:
     """One local SparkSession: UTC, no UI, few shuffle partitions, quiet logs."""
     ensure_java17()
+    # Loopback only, and no "hostname resolves to a loopback address" warning.
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
+
+    java_options = f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{LOG4J2_CONFIG}"
 
     spark = (
         SparkSession.builder.master(f"local[{cores}]")
@@ -63,8 +71,8 @@ def local_spark_session(app_name: str = "totesys-local", cores: int = 2) -> Spar
         .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "2g"))
         .config("spark.sql.parquet.compression.codec", "snappy")
         .config("spark.sql.sources.partitionOverwriteMode", "static")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.driver.extraJavaOptions", java_options)
+        .config("spark.executor.extraJavaOptions", java_options)
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")

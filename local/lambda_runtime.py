@@ -1,0 +1,106 @@
+"""Invoke a function folder's real `app.lambda_handler` in this process, as Lambda would.
+
+Lambda puts the function's folder and its layers on the import path and imports `app`
+once per container; here each function's `app.py` is imported under its own module name
+(both functions name their handler module `app`), after the environment is set.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LAYER_PATHS = (REPO_ROOT / "layers" / "common",)
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int = 1024
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    timeout_ms: int = 900_000
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:eu-west-2:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.timeout_ms
+
+
+def _ensure_on_path(path: Path) -> None:
+    text = str(path)
+    if text not in sys.path:
+        sys.path.insert(0, text)
+
+
+def ensure_layers_on_path() -> None:
+    """The shared layer importable, as Lambda's /opt/python is (the runner reads its errors)."""
+    for path in LAYER_PATHS:
+        _ensure_on_path(path)
+
+
+def load_handler(function_dir: str) -> Handler:
+    """Import `<function_dir>/app.py` (layers and the folder on sys.path) and return its handler."""
+    folder = REPO_ROOT / function_dir
+    ensure_layers_on_path()
+    _ensure_on_path(folder)
+    module_name = f"{function_dir.replace('/', '_')}_app"  # e.g. ingest_fn_app
+    module = sys.modules.get(module_name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(module_name, folder / "app.py")
+        if spec is None or spec.loader is None:
+            raise ImportError(f"{folder / 'app.py'} cannot be imported")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[module_name]
+            raise
+    return module.lambda_handler  # type: ignore[no-any-return]
+
+
+def unload_handlers() -> None:
+    """Forget imported handler modules: the next invocation is a cold start (new container).
+
+    Handlers make their clients at import, bound to the endpoint of that moment; a new local
+    AWS (another moto port) needs new clients, as a new Lambda container would make.
+    """
+    for name in [n for n in sys.modules if n.endswith("_fn_app")]:
+        del sys.modules[name]
+
+
+def route_logs_to(stream: IO[str]) -> None:
+    """Send every stdout log handler (Powertools' JSON logs) to a file instead.
+
+    The CLI's stdout carries its summary; the handlers' logs stay readable in --state-dir.
+    """
+    loggers = [logging.getLogger()] + [
+        logger
+        for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream in (
+                sys.stdout,
+                sys.__stdout__,
+                sys.stderr,
+                sys.__stderr__,
+            ):
+                handler.setStream(stream)
