@@ -1,0 +1,106 @@
+"""This project's transform: `glue_jobs/star_schema.run` on a local[2] SparkSession.
+
+Called as the local runner calls it: the ingest bucket's directory mirror in, a fresh
+processed directory out, the Glue catalog and the buckets in moto. One SparkSession serves
+every repetition (as one warm Glue worker would); its start-up is reported apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from bench.measure import child_main, timed
+
+
+def processed_manifests(processed_dir: Path) -> list[dict[str, Any]]:
+    """The processed manifests under a processed directory, oldest first."""
+    return [
+        json.loads(path.read_text())
+        for path in sorted((processed_dir / "_manifests").glob("*.json"))
+    ]
+
+
+def processed_counts(processed_dir: Path) -> dict[str, int]:
+    """Rows per star table over the processed manifests the job wrote."""
+    counts: dict[str, int] = {}
+    for manifest in processed_manifests(processed_dir):
+        for table, entry in (manifest.get("tables") or {}).items():
+            if entry.get("kind") == "dimension":
+                counts[table] = int(entry["rows"])  # a snapshot: the newest is the table
+            else:
+                counts[table] = counts.get(table, 0) + int(entry["rows"])
+    return counts
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ingest-dir", required=True, type=Path)
+    parser.add_argument("--ingest-bucket", required=True)
+    parser.add_argument("--processed-root", required=True, type=Path)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cores", type=int, default=2)
+
+
+def _work(args: argparse.Namespace) -> dict[str, Any]:
+    import boto3
+
+    from local.spark import local_spark_session
+
+    with timed() as startup:
+        spark = local_spark_session("totesys-bench", cores=args.cores)
+    star_schema = importlib.import_module("glue_jobs.star_schema")
+    s3, glue = boto3.client("s3"), boto3.client("glue")
+    runs: list[float] = []
+    counts: dict[str, int] = {}
+    quarantined = 0
+    try:
+        for rep in range(args.repeat):
+            processed = args.processed_root / f"rep-{rep}"
+            shutil.rmtree(processed, ignore_errors=True)
+            processed.mkdir(parents=True)
+            database, bucket = f"bench_glue_{rep}", f"bench-processed-glue-{rep}"
+            glue.create_database(DatabaseInput={"Name": database})
+            s3.create_bucket(
+                Bucket=bucket,
+                CreateBucketConfiguration={"LocationConstraint": s3.meta.region_name},
+            )
+            job_args = {
+                "ingest_location": str(args.ingest_dir),
+                "processed_location": str(processed),
+                "database": database,
+                "ingest_bucket": args.ingest_bucket,
+                "processed_bucket": bucket,
+            }
+            with timed() as clock:
+                star_schema.run(spark, job_args, s3=s3, glue=glue)
+            runs.append(clock["seconds"])
+            counts = processed_counts(processed)
+            quarantined = sum(
+                int(entry.get("rows", 0))
+                for manifest in processed_manifests(processed)
+                for entry in (manifest.get("quarantine") or {}).values()
+            )
+            if rep < args.repeat - 1:
+                shutil.rmtree(processed)  # keep the last run's output for the load stage
+    finally:
+        spark.stop()
+    return {
+        "runs": runs,
+        "startup_seconds": startup["seconds"],
+        "tables": counts,
+        "output_rows": sum(counts.values()),
+        "quarantined_rows": quarantined,
+        "processed_dir": str(args.processed_root / f"rep-{args.repeat - 1}"),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    child_main(__doc__ or "", _arguments, _work, argv)
+
+
+if __name__ == "__main__":
+    main()
