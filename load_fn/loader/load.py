@@ -21,7 +21,7 @@ from loader.exceptions import BatchOrderError, RowCountMismatchError
 from loader.manifest import ProcessedManifest, TablePlan, read_manifest
 from loader.migrations import apply_migrations
 from loader.pending import list_pending_manifests
-from loader.read import open_object
+from loader.read import read_table_batches
 from loader.settings import Settings
 from loader.upsert import insert_facts, upsert_dimension
 from loader.warehouse import (
@@ -202,16 +202,10 @@ def _load_tables(
 
 
 def _stage_table(conn: Connection, s3: S3Client, bucket: str, plan: TablePlan) -> tuple[str, int]:
-    """COPY all of one table's objects into its staging table; returns (name, rows)."""
+    """COPY all of one table's objects into its staging table in one COPY; returns (name, rows)."""
     staging = create_staging_table(conn, plan.table)
-    rows = 0
-    for obj in plan.objects:
-        with open_object(s3, bucket, obj, plan.table) as reader:
-            if obj.rows is not None and reader.num_rows != obj.rows:
-                raise RowCountMismatchError(
-                    f"{obj.key}: {reader.num_rows} rows, manifest says {obj.rows}"
-                )
-            rows += copy_batches(conn, staging, plan.table, reader.iter_batches())
+    batches = read_table_batches(s3, bucket, plan.objects, plan.table)
+    rows = copy_batches(conn, staging, plan.table, batches)
     if plan.rows is not None and rows != plan.rows:
         raise RowCountMismatchError(
             f"{plan.table.name}: read {rows} rows, manifest says {plan.rows}"

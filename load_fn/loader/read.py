@@ -7,18 +7,19 @@ holds one batch whatever the object's size.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
-from loader.exceptions import LakeSchemaError, ManifestError
+from loader.exceptions import LakeSchemaError, ManifestError, RowCountMismatchError
 from loader.manifest import LakeObject
 from loader.schema import Column, LakeType, StarTable
 from pipeline_common.errors import TransientError
@@ -133,11 +134,53 @@ def _partition_value(obj: LakeObject, column: Column) -> Any:
     return text
 
 
-@contextlib.contextmanager
-def open_object(
-    s3: S3Client, bucket: str, obj: LakeObject, table: StarTable
-) -> Iterator[ObjectReader]:
-    """Download one object to a temporary file (gone on exit) and open it for reading."""
-    with tempfile.TemporaryFile(prefix="lake-") as spool:
-        download_object(s3, bucket, obj.key, spool)
-        yield ObjectReader(spool, obj, table)
+PREFETCH_OBJECTS = 8
+"""Objects downloaded ahead of the COPY, so S3 latency overlaps the database's work."""
+
+
+def read_table_batches(
+    s3: S3Client, bucket: str, objects: Sequence[LakeObject], table: StarTable
+) -> Iterator[pa.RecordBatch]:
+    """All record batches of a table's objects, in manifest order, for one COPY.
+
+    Downloads run PREFETCH_OBJECTS ahead in threads (boto3 clients are thread-safe), each
+    spooled to a temporary file, so memory stays bounded whatever the object count.
+    """
+    with ThreadPoolExecutor(max_workers=PREFETCH_OBJECTS) as pool:
+        pending: deque[tuple[LakeObject, Future[IO[bytes]]]] = deque()
+        remaining = iter(objects)
+
+        def submit_next() -> None:
+            obj = next(remaining, None)
+            if obj is not None:
+                pending.append((obj, pool.submit(_spool, s3, bucket, obj.key)))
+
+        for _ in range(PREFETCH_OBJECTS):
+            submit_next()
+        try:
+            while pending:
+                obj, future = pending.popleft()
+                submit_next()
+                with future.result() as spool:
+                    reader = ObjectReader(spool, obj, table)
+                    if obj.rows is not None and reader.num_rows != obj.rows:
+                        raise RowCountMismatchError(
+                            f"{obj.key}: {reader.num_rows} rows, manifest says {obj.rows}"
+                        )
+                    yield from reader.iter_batches()
+        finally:
+            for _, future in pending:
+                future.cancel()
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    future.result().close()
+
+
+def _spool(s3: S3Client, bucket: str, key: str) -> IO[bytes]:
+    """Download one object into a temporary file (deleted when closed)."""
+    spool = tempfile.TemporaryFile(prefix="lake-")  # noqa: SIM115 - closed by the reader
+    try:
+        download_object(s3, bucket, key, spool)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
