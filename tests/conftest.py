@@ -126,5 +126,3 @@ def snapshot_dir() -> Path:
     if not SNAPSHOT_DIR.is_dir():
         pytest.skip(f"real ToteSys snapshot not present at {SNAPSHOT_DIR}")
     return SNAPSHOT_DIR
-
-
