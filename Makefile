@@ -77,7 +77,7 @@ test: create-environment template-checks
 	$(PY) -m pytest tests -q
 
 soak: create-environment
-	@echo "make soak: not yet (issue 9)"
+	SOAK_CYCLES=$${SOAK_CYCLES:-120} SOAK_ORDERS=$${SOAK_ORDERS:-5000} $(PY) -m pytest tests/reliability/test_soak.py -q --durations=1
 
 ## Local pipeline ########################################################################
 demo: create-environment

@@ -93,6 +93,42 @@ NON_NEGATIVE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 # Needed whatever the manifest says: the merge key and the version/partition columns.
 REQUIRED_COLUMNS: tuple[str, ...] = ("created_at", "last_updated")
+# Every column a fact carries is NOT NULL in the warehouse, so a NULL in one is quarantined
+# even when the source has dropped its NOT NULL constraint (the manifest then says nullable,
+# and a NULL let through would make the loader refuse the whole batch, again and again).
+FACT_REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sales_order": (
+        "staff_id",
+        "counterparty_id",
+        "units_sold",
+        "unit_price",
+        "currency_id",
+        "design_id",
+        "agreed_payment_date",
+        "agreed_delivery_date",
+        "agreed_delivery_location_id",
+    ),
+    "purchase_order": (
+        "staff_id",
+        "counterparty_id",
+        "item_code",
+        "item_quantity",
+        "item_unit_price",
+        "currency_id",
+        "agreed_delivery_date",
+        "agreed_payment_date",
+        "agreed_delivery_location_id",
+    ),
+    "payment": (
+        "transaction_id",
+        "counterparty_id",
+        "payment_amount",
+        "currency_id",
+        "payment_type_id",
+        "paid",
+        "payment_date",
+    ),
+}
 
 # A dimension source never ingested yet still joins (as an empty table of this shape).
 EMPTY_SOURCE_SCHEMAS: dict[str, str] = {
@@ -754,7 +790,8 @@ def validate_rows(raw: DataFrame, columns: list[Mapping[str, Any]], table: str) 
     """Typed columns plus `_raw` (the text), `_batch_id` and `_reason` (NULL = valid).
 
     A row is invalid when a value does not parse as its column's type, a NOT NULL column
-    (or the key, created_at, last_updated) is NULL, or a quantity or price is negative.
+    (or the key, created_at, last_updated, or a column a fact carries) is NULL, or a
+    quantity or price is negative.
     """
     text_dates = TEXT_DATE_COLUMNS.get(table, ())
     non_negative = NON_NEGATIVE_COLUMNS.get(table, ())
@@ -780,7 +817,11 @@ def validate_rows(raw: DataFrame, columns: list[Mapping[str, Any]], table: str) 
                     F.lit(f"{name}: not {_type_phrase(data_type)}"),
                 )
             )
-        required = column.get("nullable") is False or name in (primary_key, *REQUIRED_COLUMNS)
+        required = (
+            column.get("nullable") is False
+            or name in (primary_key, *REQUIRED_COLUMNS)
+            or name in FACT_REQUIRED_COLUMNS.get(table, ())
+        )
         if required:
             reasons.append(F.when(F.col(name).isNull(), F.lit(f"{name}: null")))
         if name in non_negative:
@@ -1477,6 +1518,7 @@ class StarSchemaPass:
 
     def execute(self, before_commit: Callable[[], None] | None = None) -> dict[str, Any]:
         """Write everything the pending batches imply, then the manifest (the commit)."""
+        check_fact_columns(self.batches)
         ensure_database(self.glue, self.args.database)
         unknown = sorted(
             {t for b in self.batches for t in (b.get("tables") or {})} - set(SOURCE_TABLES)
@@ -1523,6 +1565,26 @@ class StarSchemaPass:
                 high = bounds[1] if high is None else max(high, bounds[1])
         if low is not None and high is not None:
             self.write_dim_date(low, high)
+
+
+def check_fact_columns(batches: list[dict[str, Any]]) -> None:
+    """Refuse, before anything is written, a batch whose fact source lacks a needed column.
+
+    A column dropped at the source cannot be made up: a clear error beats a Spark one.
+    """
+    for batch in batches:
+        for table, needed in FACT_REQUIRED_COLUMNS.items():
+            entry = (batch.get("tables") or {}).get(table)
+            if not entry or not entry.get("parts"):
+                continue
+            have = {str(c.get("name")) for c in entry.get("columns") or []}
+            missing = [name for name in needed if name not in have]
+            if missing:
+                raise ManifestError(
+                    f"ingest batch {batch.get('batch_id')}: {table} lacks "
+                    f"{', '.join(missing)}, which its fact table needs "
+                    "(a column dropped at the source?)"
+                )
 
 
 def plan_batches(
