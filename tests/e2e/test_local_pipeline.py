@@ -1,12 +1,7 @@
 """The whole local pipeline, driven as a user drives it: `python -m local run` and `query`.
 
-One scenario over two fresh databases (ToteSys source, warehouse), each step a CLI call
-on the same --state-dir. The first run is a fresh `python -m local` process with no AWS
-settings in its environment (as a user runs it); later steps call the same entry point,
-`local.__main__.main`, in the test process, so the suite's warm SparkSession stands in for a
-cold JVM each time (every run still opens its own moto, restored from --state-dir alone,
-exactly as a new process does); runs expected to fail are processes too, so their stderr
-is exactly what a user sees. A first run loads everything; after the simulator advances, a
+One scenario over two fresh databases (ToteSys source, warehouse), each step a subprocess
+on the same --state-dir: a first run loads everything; after the simulator advances, a
 second run brings exactly the changes; a third run with no changes changes nothing; a run
 whose source is unreachable fails with a one-line reason and the next good run catches up.
 Every expectation is computed from the source database with SQL of its own, never from
@@ -15,7 +10,6 @@ the pipeline's code.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import os
@@ -30,7 +24,6 @@ from typing import Any
 import pytest
 
 from local import stack
-from local.__main__ import main as local_main
 from local.dialect import athena_to_postgres
 from local.dsn import dsn_to_secret, secret_to_dsn
 from local.statedir import NAMES
@@ -179,13 +172,8 @@ class Scenario:
     connect_warehouse: Any = None
 
 
-def local_cli(*args: str, subprocess_run: bool = False) -> Run:
-    """`python -m local ...` as a user runs it: in a new process, or its `main` in this one."""
-    if not subprocess_run:
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            returncode = local_main(list(args))
-        return Run(list(args), returncode, out.getvalue(), err.getvalue())
+def local_cli(*args: str) -> Run:
+    """`python -m local ...` from the repository root, as a user runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.pop("PYTHONPATH", None)
     done = subprocess.run(
@@ -228,8 +216,7 @@ def _lake_files(state_dir: Path) -> dict[str, tuple[int, int]]:
 
 
 @pytest.fixture(scope="module")
-def scenario(pg_server: Any, tmp_path_factory: pytest.TempPathFactory, spark: Any) -> Any:
-    del spark  # the in-process runs' getOrCreate returns the suite's session
+def scenario(pg_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     names = [pg_server.create_database("e2e_src"), pg_server.create_database("e2e_wh")]
     source_dsn, warehouse_dsn = (pg_server.dsn(n) for n in names)
     state_dir = tmp_path_factory.mktemp("local-state")
@@ -256,8 +243,6 @@ def scenario(pg_server: Any, tmp_path_factory: pytest.TempPathFactory, spark: An
         finally:
             wh.close()
 
-    failing = ("unreachable", "warehouse_down")
-
     def run(label: str, source: str = source_dsn, warehouse: str = warehouse_dsn) -> None:
         found.runs[label] = local_cli(
             "run",
@@ -269,10 +254,9 @@ def scenario(pg_server: Any, tmp_path_factory: pytest.TempPathFactory, spark: An
             str(state_dir),
             "--commit-lag-seconds",
             "0",
-            # the first run, and the failing ones (their stderr is the contract), as processes
-            subprocess_run=label in ("first", *failing),
         )
-        assert found.runs[label].returncode == 0 or label in failing, found.runs[label]
+        failing = label in ("unreachable", "warehouse_down")
+        assert found.runs[label].returncode == 0 or failing, found.runs[label]
 
     try:
         create_schema(source)
