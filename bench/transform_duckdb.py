@@ -14,20 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import child_main, timed
+from local.demo import STAR_TABLES
 
-STAR_TABLES = (
-    "dim_date",
-    "dim_staff",
-    "dim_location",
-    "dim_design",
-    "dim_currency",
-    "dim_counterparty",
-    "dim_payment_type",
-    "dim_transaction",
-    "fact_sales_order",
-    "fact_purchase_order",
-    "fact_payment",
-)
 SQL_FILE = Path(__file__).with_name("duckdb_star.sql")
 _SIMPLE_TYPES = {
     "int2": "SMALLINT",
