@@ -507,7 +507,7 @@ def export_star_tables(
     """The star tables as the loader read them, once as CSV (for COPY) and once as Parquet.
 
     Columns in the warehouse's order (serial record ids left out); dimensions from their
-    newest snapshot, facts from every file with created_date from the partition path.
+    newest snapshot, facts from every file (created_date is in the files).
     """
     import duckdb
 
@@ -539,7 +539,7 @@ def export_star_tables(
                 raise BenchError(f"the processed manifests name no objects for {table}")
             db.execute(
                 f"CREATE TABLE t AS SELECT {names} FROM read_parquet([{listing}], "  # nosec B608
-                f"hive_partitioning = true)"  # names: warehouse catalog; paths: manifests
+                f"hive_partitioning = false)"  # names: warehouse catalog; paths: manifests
             )
             db.execute(f"COPY t TO '{out / table}.csv' (FORMAT csv, HEADER)")
             db.execute(f"COPY t TO '{out / table}.parquet' (FORMAT parquet)")

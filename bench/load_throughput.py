@@ -5,7 +5,7 @@ One run, one process, same Postgres database:
 2. plain COPY: the rows rendered as CSV in memory, `COPY ... FROM STDIN` into an empty,
    constraint-free table with the fact's columns, committed (the floor: no S3, no Parquet,
    no keys);
-3. the loader: a processed batch in moto S3 (snappy Parquet per created_date + manifest),
+3. the loader: a processed batch in moto S3 (snappy Parquet per created_month + manifest),
    loaded by `loader.load.run` exactly as the Lambda does (manifest, S3 GET, Parquet ->
    Arrow -> CSV -> COPY into a temp table, INSERT ... ON CONFLICT with the unique key and
    every foreign key checked, bookkeeping row, commit), in a child process so that its
@@ -166,14 +166,14 @@ def put_dimension_batch(s3: Any, dims: dict[str, pa.Table]) -> None:
 
 
 def put_fact_batch(s3: Any, facts: pa.Table) -> int:
-    """One object per created_date, as the Glue job writes them; returns the object count."""
+    """One object per created_month, as the Glue job writes them; returns the object count."""
     objects = []
-    for day in pc.unique(facts.column("created_date")).to_pylist():
-        part = facts.filter(pc.equal(facts.column("created_date"), pa.scalar(day, pa.date32())))
-        key = f"fact_sales_order/created_date={day}/batch-{FACT_BATCH}-00000.snappy.parquet"
-        body = parquet_bytes(part.drop_columns(["created_date"]))
-        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
-        objects.append({"key": key, "partition": {"created_date": str(day)}, "rows": part.num_rows})
+    months = pc.strftime(facts.column("created_date"), format="%Y-%m")
+    for month in sorted(pc.unique(months).to_pylist()):
+        part = facts.filter(pc.equal(months, month))
+        key = f"fact_sales_order/created_month={month}/batch-{FACT_BATCH}-00000.snappy.parquet"
+        s3.put_object(Bucket=BUCKET, Key=key, Body=parquet_bytes(part))
+        objects.append({"key": key, "partition": {"created_month": month}, "rows": part.num_rows})
     put_manifest(
         s3,
         FACT_BATCH,
@@ -181,7 +181,7 @@ def put_fact_batch(s3: Any, facts: pa.Table) -> int:
             "fact_sales_order": {
                 "kind": "fact",
                 "rows": facts.num_rows,
-                "partition_keys": ["created_date"],
+                "partition_keys": ["created_month"],
                 "objects": objects,
             }
         },

@@ -2,7 +2,7 @@
 
 Reads exactly the parts the ingest manifests name, typed from the manifests' columns, runs
 bench/duckdb_star.sql and writes every star table as snappy Parquet (facts partitioned by
-created_date), as the Glue job does.
+created_month, created_date kept in the files), as the Glue job does.
 """
 
 from __future__ import annotations
@@ -92,8 +92,9 @@ def build_star(ingest_dir: Path, out_dir: Path, threads: int = 2) -> tuple[dict[
             target = _sql_string(str(out_dir / table))
             if table.startswith("fact_"):
                 conn.execute(
-                    f"COPY {table} TO {target} (FORMAT parquet, COMPRESSION snappy, "
-                    f"PARTITION_BY (created_date))"
+                    f"COPY (SELECT *, strftime(created_date, '%Y-%m') AS created_month "  # nosec B608
+                    f"FROM {table}) TO {target} (FORMAT parquet, COMPRESSION snappy, "
+                    f"PARTITION_BY (created_month))"
                 )
             else:
                 (out_dir / table).mkdir()

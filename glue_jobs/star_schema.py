@@ -269,7 +269,10 @@ STAR_SCHEMAS: dict[str, T.StructType] = {
         ("payment_date", "date"),
     ),
 }
-FACT_PARTITION_KEY = "created_date"
+FACT_PARTITION_KEY = "created_month"
+"""Facts are Hive-partitioned by month of created_date ("YYYY-MM"; docs/adr/0006), and keep
+created_date itself in the files."""
+FACT_PARTITION_SOURCE = "created_date"
 # Every date column of a fact: dim_date must cover all of them.
 FACT_DATE_COLUMNS: dict[str, tuple[str, ...]] = {
     name: tuple(f.name for f in schema.fields if isinstance(f.dataType, T.DateType))
@@ -610,7 +613,7 @@ class S3Location:
                 CopySource={"Bucket": self.bucket, "Key": self._key(source)},
             )
 
-        # Server-side copies, a few at a time: a fact has one file per created_date.
+        # Server-side copies, a few at a time: a fact has one file per month it touches.
         with ThreadPoolExecutor(max_workers=16) as pool:
             list(pool.map(copy, pairs))
         self.delete(source for source, _ in pairs)
@@ -1436,16 +1439,21 @@ class StarSchemaPass:
     # -- facts --------------------------------------------------------------------------
 
     def write_fact(self, fact: str, frame: DataFrame) -> tuple[date, date] | None:
-        """New fact records under created_date=.../batch-<pid>-<nnnnn>; their date bounds.
+        """New fact records under created_month=YYYY-MM/batch-<pid>-<nnnnn>; their date bounds.
 
-        Spark writes to a temporary prefix (one file per created_date), then each file is
-        moved to its deterministic key, so a re-run overwrites the same keys.
+        Spark writes to a temporary prefix (one file per month, rows in created_date, id and
+        version order), then each file is moved to its deterministic key, so a re-run
+        overwrites the same keys.
         """
         temp = f"_tmp/{self.batch_id}/{fact}/"
         key = STAR_SCHEMAS[fact].fields[0].name
+        month = F.date_format(FACT_PARTITION_SOURCE, "yyyy-MM").alias(FACT_PARTITION_KEY)
         (
-            frame.repartition(FACT_PARTITION_KEY)
-            .sortWithinPartitions(FACT_PARTITION_KEY, key, "last_updated_date", "last_updated_time")
+            frame.select("*", month)
+            .repartition(FACT_PARTITION_KEY)
+            .sortWithinPartitions(
+                FACT_PARTITION_SOURCE, key, "last_updated_date", "last_updated_time"
+            )
             .write.mode("overwrite")
             .option("compression", "snappy")
             .option("maxRecordsPerFile", 0)
@@ -1462,22 +1470,22 @@ class StarSchemaPass:
         if not per_file:
             self.processed.delete_prefix(temp)
             return None
-        by_date: dict[str, list[tuple[str, int]]] = {}
+        by_month: dict[str, list[tuple[str, int]]] = {}
         for row in per_file:
             relative = row["path"].split(f"/{temp}", 1)[1]
-            by_date.setdefault(row[FACT_PARTITION_KEY], []).append((relative, int(row["rows"])))
+            by_month.setdefault(row[FACT_PARTITION_KEY], []).append((relative, int(row["rows"])))
         objects: list[dict[str, Any]] = []
         moves: list[tuple[str, str]] = []
         partitions: list[tuple[list[str], str]] = []
-        for day in sorted(by_date):
-            directory = f"{fact}/{FACT_PARTITION_KEY}={day}/"
-            for n, (relative, rows) in enumerate(sorted(by_date[day])):
+        for month_value in sorted(by_month):
+            directory = f"{fact}/{FACT_PARTITION_KEY}={month_value}/"
+            for n, (relative, rows) in enumerate(sorted(by_month[month_value])):
                 target = f"{directory}batch-{self.batch_id}-{n:05d}.snappy.parquet"
                 moves.append((f"{temp}{relative}", target))
                 objects.append(
-                    {"key": target, "partition": {FACT_PARTITION_KEY: day}, "rows": rows}
+                    {"key": target, "partition": {FACT_PARTITION_KEY: month_value}, "rows": rows}
                 )
-            partitions.append(([day], f"{self.args.catalog_root}/{directory}"))
+            partitions.append(([month_value], f"{self.args.catalog_root}/{directory}"))
         self.processed.move(moves)
         self.processed.delete_prefix(temp)
         self.manifest["tables"][fact] = {
@@ -1491,7 +1499,7 @@ class StarSchemaPass:
             fact,
             catalog_columns(written.schema, exclude=[FACT_PARTITION_KEY]),
             f"{self.args.catalog_root}/{fact}/",
-            [{"Name": FACT_PARTITION_KEY, "Type": "date"}],
+            [{"Name": FACT_PARTITION_KEY, "Type": "string"}],
         )
         upsert_table(self.glue, self.args.database, table)
         add_partitions(self.glue, self.args.database, table, partitions)

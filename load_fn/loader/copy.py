@@ -1,4 +1,4 @@
-"""Bulk path into Postgres: Arrow record batches -> CSV chunks -> COPY into a staging table.
+"""Bulk path into Postgres: Arrow record batches -> CSV chunks -> COPY into a table.
 
 SQL here is built only from allow-listed, quoted identifiers (loader.schema); "nosec B608"
 marks those lines for bandit. No value is ever part of the SQL text.
@@ -43,7 +43,7 @@ class CsvStream:
     caller re-raises it after COPY returns, so the transaction still rolls back.
     """
 
-    def __init__(self, batches: Iterable[pa.RecordBatch]) -> None:
+    def __init__(self, batches: Iterable[pa.RecordBatch | pa.Table]) -> None:
         self._batches = batches
         self.rows = 0
         self.error: Exception | None = None
@@ -62,12 +62,13 @@ class CsvStream:
 
 
 def copy_batches(
-    conn: Connection, staging: str, table: StarTable, batches: Iterable[pa.RecordBatch]
+    conn: Connection, target: str, table: StarTable, batches: Iterable[pa.RecordBatch | pa.Table]
 ) -> int:
-    """COPY record batches (in the table's column order) into `staging`; returns rows sent."""
+    """COPY batches (in `table`'s column order) into `target` (the table or its staging
+    table); returns rows sent."""
     stream = CsvStream(batches)
     conn.run(
-        f"COPY {quote_ident(staging)} ({column_list(table.column_names)}) FROM STDIN (FORMAT csv)",
+        f"COPY {quote_ident(target)} ({column_list(table.column_names)}) FROM STDIN (FORMAT csv)",
         stream=stream,
     )
     if stream.error is not None:

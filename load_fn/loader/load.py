@@ -1,9 +1,10 @@
 """Load every pending processed batch into the warehouse, oldest first, one transaction each.
 
-A batch is loaded completely or not at all: its rows are staged with COPY, dimensions are
-upserted (dim_date first), facts appended, and the etl_loaded_batch row written last, all
-in one transaction. The event that started the run only says *when*; what to load comes
-from the warehouse's bookkeeping and the processed manifests.
+A batch is loaded completely or not at all: its rows are COPYed in (loader.write: straight
+into facts and empty dimensions, else through staging), dimensions first (dim_date first of
+all), facts appended, and the etl_loaded_batch row written last, all in one transaction.
+The event that started the run only says *when*; what to load comes from the warehouse's
+bookkeeping and the processed manifests.
 """
 
 from __future__ import annotations
@@ -16,14 +17,11 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from pg8000.exceptions import DatabaseError, InterfaceError
 
-from loader.copy import copy_batches, create_staging_table
-from loader.exceptions import BatchOrderError, RowCountMismatchError
-from loader.manifest import ProcessedManifest, TablePlan, read_manifest
+from loader.exceptions import BatchOrderError
+from loader.manifest import ProcessedManifest, read_manifest
 from loader.migrations import apply_migrations
 from loader.pending import list_pending_manifests
-from loader.read import read_table_batches
 from loader.settings import Settings
-from loader.upsert import insert_facts, upsert_dimension
 from loader.warehouse import (
     Connection,
     loader_lock,
@@ -33,6 +31,7 @@ from loader.warehouse import (
     translate_error,
     write_loaded_batch,
 )
+from loader.write import TableCount, Timing, write_dimension, write_facts
 from pipeline_common.postgres import connect
 from pipeline_common.secrets import read_db_secret
 
@@ -47,14 +46,6 @@ logger = Logger(child=True)
 APPLICATION_NAME = "load_fn"
 
 
-@dataclass(frozen=True)
-class TableCount:
-    """Rows read from the lake for a table, and rows that changed the warehouse."""
-
-    read: int
-    written: int
-
-
 @dataclass
 class BatchResult:
     """What loading one batch did (`already_loaded`: it was found in etl_loaded_batch)."""
@@ -65,9 +56,9 @@ class BatchResult:
     already_loaded: bool = False
     seconds: float = 0.0
     stage_seconds: float = 0.0
-    """Reading the lake and COPYing into staging tables."""
+    """Reading the lake and COPYing it into the star tables or their staging tables."""
     write_seconds: float = 0.0
-    """Upserts and inserts into the star tables (constraint checks included)."""
+    """Merging staged rows into the star tables and re-checking foreign keys."""
 
     def row_counts(self) -> dict[str, dict[str, int]]:
         return {name: {"read": c.read, "written": c.written} for name, c in self.tables.items()}
@@ -176,38 +167,15 @@ def load_batch(conn: Connection, s3: S3Client, bucket: str, key: str) -> BatchRe
 def _load_tables(
     conn: Connection, s3: S3Client, bucket: str, manifest: ProcessedManifest, result: BatchResult
 ) -> None:
-    """Stage every table, then write dimensions and facts in load order (dims before facts)."""
-    started = time.monotonic()
-    staged: dict[str, tuple[str, int]] = {}
+    """Write every table in load order (dim_date, the other dimensions, then facts)."""
+    timing = Timing()
     for plan in manifest.tables:
         if not plan.objects or plan.rows == 0:
             logger.info("skipping empty table", extra={"table": plan.table.name})
-            continue
-        staged[plan.table.name] = _stage_table(conn, s3, bucket, plan)
-    staged_at = time.monotonic()
-    counts: dict[str, TableCount] = {}
-    for plan in manifest.tables:  # in LOAD_ORDER: dim_date, other dims, then facts
-        if plan.table.name not in staged:
-            counts[plan.table.name] = TableCount(0, 0)
-            continue
-        staging, rows = staged[plan.table.name]
-        if plan.table.kind == "dimension":
-            written = upsert_dimension(conn, plan.table, staging)
+            result.tables[plan.table.name] = TableCount(0, 0)
+        elif plan.table.kind == "dimension":
+            result.tables[plan.table.name] = write_dimension(conn, s3, bucket, plan, timing)
         else:
-            written = insert_facts(conn, plan.table, staging, rows)
-        counts[plan.table.name] = TableCount(rows, written)
-    result.tables = counts
-    result.stage_seconds = round(staged_at - started, 3)
-    result.write_seconds = round(time.monotonic() - staged_at, 3)
-
-
-def _stage_table(conn: Connection, s3: S3Client, bucket: str, plan: TablePlan) -> tuple[str, int]:
-    """COPY all of one table's objects into its staging table in one COPY; returns (name, rows)."""
-    staging = create_staging_table(conn, plan.table)
-    batches = read_table_batches(s3, bucket, plan.objects, plan.table)
-    rows = copy_batches(conn, staging, plan.table, batches)
-    if plan.rows is not None and rows != plan.rows:
-        raise RowCountMismatchError(
-            f"{plan.table.name}: read {rows} rows, manifest says {plan.rows}"
-        )
-    return staging, rows
+            result.tables[plan.table.name] = write_facts(conn, s3, bucket, plan, timing)
+    result.stage_seconds = round(timing.copy_seconds, 3)
+    result.write_seconds = round(timing.merge_seconds, 3)

@@ -1,13 +1,15 @@
 """Parquet objects of the lake as Arrow record batches in the star table's exact column types.
 
 Decimals stay decimals and nullable ids stay integers: the types are Arrow's, never pandas'.
-An object is spooled to a temporary file and read a record batch at a time, so memory
-holds one batch whatever the object's size.
+A small object (the common case: one fact partition of one batch) is downloaded and decoded
+in a worker thread, and consecutive small objects are handed on together, so a backfill of
+thousands of daily partitions costs few COPY chunks. A large object is spooled to a
+temporary file and read a record batch at a time, so memory holds one batch whatever the
+object's size.
 """
 
 from __future__ import annotations
 
-import datetime
 import shutil
 import tempfile
 from collections import deque
@@ -19,9 +21,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
-from loader.exceptions import LakeSchemaError, ManifestError, RowCountMismatchError
+from loader.exceptions import LakeSchemaError, RowCountMismatchError
 from loader.manifest import LakeObject
-from loader.schema import Column, LakeType, StarTable
+from loader.schema import LakeType, StarTable
 from pipeline_common.errors import TransientError
 from pipeline_common.s3objects import ObjectNotFoundError
 
@@ -35,6 +37,9 @@ BATCH_ROWS = 50_000
 
 COPY_BUFFER_BYTES = 1 << 20
 """Bytes per read when spooling an object to disk."""
+
+IN_MEMORY_BYTES = 8 << 20
+"""Objects up to this size are read into memory instead of a temporary file."""
 
 ARROW_TYPES: dict[LakeType, pa.DataType] = {
     "int": pa.int32(),
@@ -55,23 +60,24 @@ _ACCEPTS: dict[LakeType, Callable[[pa.DataType], bool]] = {
 }
 
 
-def download_object(s3: S3Client, bucket: str, key: str, target: IO[bytes]) -> None:
-    """Copy one object into a local file; a missing object is a terminal error."""
-    try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-        shutil.copyfileobj(body, target, COPY_BUFFER_BYTES)
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("NoSuchKey", "404", "NotFound"):
-            raise ObjectNotFoundError(f"s3://{bucket}/{key} does not exist") from exc
-        raise TransientError(f"s3://{bucket}/{key}: S3 error {code}") from exc
-    target.seek(0)
+def _s3_error(exc: ClientError, bucket: str, key: str) -> Exception:
+    """A missing object is a terminal error; any other S3 error is worth a retry."""
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code in ("NoSuchKey", "404", "NotFound"):
+        return ObjectNotFoundError(f"s3://{bucket}/{key} does not exist")
+    return TransientError(f"s3://{bucket}/{key}: S3 error {code}")
 
 
 class ObjectReader:
-    """An opened, schema-checked Parquet object of one star table."""
+    """An opened, schema-checked Parquet object of one star table.
 
-    def __init__(self, source: IO[bytes], obj: LakeObject, table: StarTable) -> None:
+    Every column comes from the file: a fact's partition (`created_month`) only places the
+    object, `created_date` is in the file.
+    """
+
+    def __init__(
+        self, source: IO[bytes] | pa.NativeFile, obj: LakeObject, table: StarTable
+    ) -> None:
         self.key = obj.key
         self.table = table
         try:
@@ -80,14 +86,8 @@ class ObjectReader:
             raise LakeSchemaError(f"{obj.key} is not a readable Parquet object: {exc}") from exc
         self.num_rows = self._file.metadata.num_rows
         schema = self._file.schema_arrow
-        self._partition = {
-            column.name: _partition_value(obj, column)
-            for column in table.columns
-            if column.name in obj.partition
-        }
-        self._file_columns = [c for c in table.columns if c.name not in self._partition]
         problems = []
-        for column in self._file_columns:
+        for column in table.columns:
             index = schema.get_field_index(column.name)
             if index < 0:
                 problems.append(f"{column.name} missing")
@@ -100,9 +100,11 @@ class ObjectReader:
 
     def iter_batches(self) -> Iterator[pa.RecordBatch]:
         """Record batches with exactly the table's columns, in order and canonical types."""
-        names = [column.name for column in self._file_columns]
+        names = list(self.table.column_names)
         try:
-            for batch in self._file.iter_batches(batch_size=BATCH_ROWS, columns=names):
+            for batch in self._file.iter_batches(
+                batch_size=BATCH_ROWS, columns=names, use_threads=False
+            ):
                 yield self._shape(batch)
         except pa.ArrowException as exc:
             raise LakeSchemaError(f"{self.key} ({self.table.name}): {exc}") from exc
@@ -111,76 +113,107 @@ class ObjectReader:
         arrays = []
         for column in self.table.columns:
             target = ARROW_TYPES[column.lake_type]
-            if column.name in self._partition:
-                value = self._partition[column.name]
-                arrays.append(pa.array([value] * batch.num_rows, type=target))
-            else:
-                arrays.append(batch.column(column.name).cast(target, safe=True))
+            array = batch.column(column.name)
+            arrays.append(array if array.type == target else array.cast(target, safe=True))
         return pa.RecordBatch.from_arrays(arrays, names=list(self.table.column_names))
 
 
-def _partition_value(obj: LakeObject, column: Column) -> Any:
-    """A Hive partition value from the object's path, in the column's Python type."""
-    text = obj.partition[column.name]
-    try:
-        if column.lake_type == "date":
-            return datetime.date.fromisoformat(text)
-        if column.lake_type == "int":
-            return int(text)
-    except ValueError as exc:
-        raise ManifestError(
-            f"{obj.key}: partition {column.name}={text!r} is not a {column.lake_type}"
-        ) from exc
-    return text
-
-
 PREFETCH_OBJECTS = 8
-"""Objects downloaded ahead of the COPY, so S3 latency overlaps the database's work."""
+"""Objects fetched (and, when small, decoded) ahead of the COPY, in threads: S3 latency and
+Parquet decoding (which releases the GIL) overlap the database's work."""
+
+
+class FetchedObject:
+    """One object, opened and schema-checked; a small one already decoded into batches."""
+
+    def __init__(self, obj: LakeObject, table: StarTable, source: IO[bytes] | pa.NativeFile):
+        self._source = source
+        try:
+            self.reader = ObjectReader(source, obj, table)
+            if obj.rows is not None and self.reader.num_rows != obj.rows:
+                raise RowCountMismatchError(
+                    f"{obj.key}: {self.reader.num_rows} rows, manifest says {obj.rows}"
+                )
+            self.decoded: list[pa.RecordBatch] | None = None
+            if self.reader.num_rows <= BATCH_ROWS:
+                self.decoded = list(self.reader.iter_batches())
+        except BaseException:
+            self.close()
+            raise
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        if self.decoded is not None:
+            yield from self.decoded
+        else:
+            yield from self.reader.iter_batches()
+
+    def close(self) -> None:
+        self._source.close()
 
 
 def read_table_batches(
     s3: S3Client, bucket: str, objects: Sequence[LakeObject], table: StarTable
-) -> Iterator[pa.RecordBatch]:
-    """All record batches of a table's objects, in manifest order, for one COPY.
+) -> Iterator[pa.RecordBatch | pa.Table]:
+    """All rows of a table's objects, in manifest order, in chunks of about BATCH_ROWS rows.
 
-    Downloads run PREFETCH_OBJECTS ahead in threads (boto3 clients are thread-safe), each
-    spooled to a temporary file, so memory stays bounded whatever the object count.
+    Objects are fetched PREFETCH_OBJECTS ahead in threads (boto3 clients are thread-safe);
+    small ones are decoded there too and gathered until a chunk holds BATCH_ROWS rows, so
+    memory stays bounded whatever the object count.
     """
     with ThreadPoolExecutor(max_workers=PREFETCH_OBJECTS) as pool:
-        pending: deque[tuple[LakeObject, Future[IO[bytes]]]] = deque()
+        pending: deque[Future[FetchedObject]] = deque()
         remaining = iter(objects)
 
         def submit_next() -> None:
             obj = next(remaining, None)
             if obj is not None:
-                pending.append((obj, pool.submit(_spool, s3, bucket, obj.key)))
+                pending.append(pool.submit(_fetch, s3, bucket, obj, table))
 
         for _ in range(PREFETCH_OBJECTS):
             submit_next()
+        gathered: list[pa.RecordBatch] = []
+        gathered_rows = 0
         try:
             while pending:
-                obj, future = pending.popleft()
+                fetched = pending.popleft().result()
                 submit_next()
-                with future.result() as spool:
-                    reader = ObjectReader(spool, obj, table)
-                    if obj.rows is not None and reader.num_rows != obj.rows:
-                        raise RowCountMismatchError(
-                            f"{obj.key}: {reader.num_rows} rows, manifest says {obj.rows}"
-                        )
-                    yield from reader.iter_batches()
+                try:
+                    for batch in fetched.batches():
+                        gathered.append(batch)
+                        gathered_rows += batch.num_rows
+                        if gathered_rows >= BATCH_ROWS:
+                            yield pa.Table.from_batches(gathered)
+                            gathered, gathered_rows = [], 0
+                finally:
+                    fetched.close()
+            if gathered:
+                yield pa.Table.from_batches(gathered)
         finally:
-            for _, future in pending:
+            for future in pending:
                 future.cancel()
                 if future.done() and not future.cancelled() and future.exception() is None:
                     future.result().close()
 
 
-def _spool(s3: S3Client, bucket: str, key: str) -> IO[bytes]:
-    """Download one object into a temporary file (deleted when closed)."""
-    spool = tempfile.TemporaryFile(prefix="lake-")  # noqa: SIM115 - closed by the reader
+def _fetch(s3: S3Client, bucket: str, obj: LakeObject, table: StarTable) -> FetchedObject:
+    """Download one object (into memory when small, else a temporary file) and open it."""
     try:
-        download_object(s3, bucket, key, spool)
-    except BaseException:
-        spool.close()
-        raise
-    return spool
+        response = s3.get_object(Bucket=bucket, Key=obj.key)
+    except ClientError as exc:
+        raise _s3_error(exc, bucket, obj.key) from exc
+    source: IO[bytes] | pa.NativeFile
+    if response.get("ContentLength", IN_MEMORY_BYTES + 1) <= IN_MEMORY_BYTES:
+        try:
+            data = response["Body"].read()
+        except ClientError as exc:
+            raise _s3_error(exc, bucket, obj.key) from exc
+        source = pa.BufferReader(data)
+    else:
+        source = tempfile.TemporaryFile(prefix="lake-")  # noqa: SIM115 - closed by the reader
+        try:
+            shutil.copyfileobj(response["Body"], source, COPY_BUFFER_BYTES)
+            source.seek(0)
+        except BaseException:
+            source.close()
+            raise
+    return FetchedObject(obj, table, source)

@@ -77,7 +77,7 @@ def _fact(name: str, record_id: str, source_id: str, spec: str) -> StarTable:
         f"last_updated_date:date last_updated_time:time {spec}"
     )
     key = (source_id, "last_updated_date", "last_updated_time")
-    return StarTable(name, "fact", columns, key, record_id, ("created_date",))
+    return StarTable(name, "fact", columns, key, record_id, ("created_month",))
 
 
 DIMENSIONS: tuple[StarTable, ...] = (

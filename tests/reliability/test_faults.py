@@ -379,17 +379,17 @@ def test_load_interrupted_after_the_dimensions_keeps_nothing(
 
     edited = edit_dimensions(rig.source, step=3)
     advance(rig.source, hours=2, seed=31)
-    real_insert_facts = loader.load.insert_facts
+    real_write_facts = loader.load.write_facts
     written: list[str] = []
 
-    def times_out_at_the_facts(conn: Any, table: Any, *args: Any) -> int:
+    def times_out_at_the_facts(conn: Any, *args: Any) -> Any:
         dims = conn.run("SELECT count(*) FROM dim_design WHERE design_name LIKE 'Renamed %'")
         written.append(str(dims[0][0]))
         raise RuntimeError("invocation interrupted after the dimensions")
 
-    monkeypatch.setattr(loader.load, "insert_facts", times_out_at_the_facts)
+    monkeypatch.setattr(loader.load, "write_facts", times_out_at_the_facts)
     rig.failing_cycle("load", "RuntimeError: invocation interrupted after the dimensions")
-    monkeypatch.setattr(loader.load, "insert_facts", real_insert_facts)
+    monkeypatch.setattr(loader.load, "write_facts", real_write_facts)
 
     assert edited["design"] and written == ["1"]  # the dimension was upserted in the batch...
     unchanged()  # ...and rolled back with it

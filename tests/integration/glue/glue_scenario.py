@@ -199,17 +199,14 @@ class Lake:
 
 
 def read_rows(root: Path, entry: dict[str, Any], *, changes: bool = False) -> list[tuple]:
-    """Rows of the objects a manifest entry lists, sorted; facts get created_date back."""
+    """Rows of the objects a manifest entry lists, sorted."""
     rows: list[tuple] = []
     if entry["kind"] == "dimension":
-        for key in entry["changed_objects" if changes else "objects"]:
-            rows += [tuple(r.values()) for r in pq.ParquetFile(root / key).read().to_pylist()]
+        keys = entry["changed_objects" if changes else "objects"]
     else:
-        for obj in entry["objects"]:
-            created = d(obj["partition"]["created_date"])
-            for r in pq.ParquetFile(root / obj["key"]).read().to_pylist():
-                values = list(r.values())
-                rows.append((values[0], created, *values[1:]))
+        keys = [obj["key"] for obj in entry["objects"]]
+    for key in keys:
+        rows += [tuple(r.values()) for r in pq.ParquetFile(root / key).read().to_pylist()]
     return sorted(rows, key=sort_key)
 
 

@@ -236,12 +236,19 @@ def test_every_table_is_snappy_parquet_registered_with_matching_schema(
         location = registered["StorageDescriptor"]["Location"]
         assert location == f"s3://{PROCESSED_BUCKET}/{entry['location']}"
         if entry["kind"] == "fact":
-            days = sorted({o["partition"]["created_date"] for o in entry["objects"]})
+            assert registered["PartitionKeys"] == [{"Name": "created_month", "Type": "string"}]
+            months = sorted({o["partition"]["created_month"] for o in entry["objects"]})
             assert catalog[table]["partitions"] == [
-                ((day,), f"s3://{PROCESSED_BUCKET}/{table}/created_date={day}/") for day in days
+                ((month,), f"s3://{PROCESSED_BUCKET}/{table}/created_month={month}/")
+                for month in months
             ]
-            created = {r[1].isoformat() for r in pipeline.truth[0][table]}
-            assert days == sorted(created)
+            created = {r[1].strftime("%Y-%m") for r in pipeline.truth[0][table]}
+            assert months == sorted(created)
+            for obj in entry["objects"]:  # one file per month, holding only that month's rows
+                dates = pq.read_table(lake.processed_dir / obj["key"], columns=["created_date"])
+                assert {d.strftime("%Y-%m") for d in dates.column(0).to_pylist()} == {
+                    obj["partition"]["created_month"]
+                }, obj["key"]
 
 
 def test_second_pass_adds_exactly_the_new_versions(pipeline: Pipeline) -> None:

@@ -94,16 +94,17 @@ CATALOG_COLUMNS = {
     "dim_payment_type": "payment_type_id int, payment_type_name string",
     "dim_transaction": "transaction_id int, transaction_type string, sales_order_id int,"
     " purchase_order_id int",
-    "fact_sales_order": "sales_order_id int, created_time string, last_updated_date date,"
-    " last_updated_time string, sales_staff_id int, counterparty_id int, units_sold int,"
+    "fact_sales_order": "sales_order_id int, created_date date, created_time string,"
+    " last_updated_date date, last_updated_time string, sales_staff_id int,"
+    " counterparty_id int, units_sold int,"
     " unit_price decimal(10,2), currency_id int, design_id int, agreed_payment_date date,"
     " agreed_delivery_date date, agreed_delivery_location_id int",
-    "fact_purchase_order": "purchase_order_id int, created_time string,"
+    "fact_purchase_order": "purchase_order_id int, created_date date, created_time string,"
     " last_updated_date date, last_updated_time string, staff_id int, counterparty_id int,"
     " item_code string, item_quantity int, item_unit_price decimal(10,2), currency_id int,"
     " agreed_delivery_date date, agreed_payment_date date, agreed_delivery_location_id int",
-    "fact_payment": "payment_id int, created_time string, last_updated_date date,"
-    " last_updated_time string, transaction_id int, counterparty_id int,"
+    "fact_payment": "payment_id int, created_date date, created_time string,"
+    " last_updated_date date, last_updated_time string, transaction_id int, counterparty_id int,"
     " payment_amount decimal(10,2), currency_id int, payment_type_id int, paid boolean,"
     " payment_date date",
 }
@@ -200,24 +201,19 @@ def test_dim_date_spans_every_referenced_date_including_the_long_tail(lake: Lake
         day += dt.timedelta(days=1)
 
 
-def test_facts_are_partitioned_by_created_date_with_deterministic_names(lake: Lake) -> None:
+def test_facts_are_partitioned_by_created_month_with_deterministic_names(lake: Lake) -> None:
     manifest = lake.passes[0].manifest
     assert manifest is not None
     assert manifest["tables"]["fact_sales_order"] == {
         "kind": "fact",
         "location": "fact_sales_order/",
         "rows": 3,
-        "partition_keys": ["created_date"],
+        "partition_keys": ["created_month"],
         "objects": [
             {
-                "key": f"fact_sales_order/created_date=2024-11-14/batch-{B1}-00000.snappy.parquet",
-                "partition": {"created_date": "2024-11-14"},
-                "rows": 2,
-            },
-            {
-                "key": f"fact_sales_order/created_date=2024-11-15/batch-{B1}-00000.snappy.parquet",
-                "partition": {"created_date": "2024-11-15"},
-                "rows": 1,
+                "key": f"fact_sales_order/created_month=2024-11/batch-{B1}-00000.snappy.parquet",
+                "partition": {"created_month": "2024-11"},
+                "rows": 3,
             },
         ],
     }
@@ -248,10 +244,7 @@ def test_every_object_is_snappy_parquet_readable_by_pyarrow_with_the_catalog_typ
             }
             assert codecs == {"SNAPPY"}, (key, codecs)
             arrow = [(f.name, ARROW_TO_CATALOG[str(f.type)]) for f in parquet.schema_arrow]
-            if entry["kind"] == "dimension":
-                assert arrow == columns_of(CATALOG_COLUMNS[table]), key
-            else:
-                assert arrow == columns_of(CATALOG_COLUMNS[table]), key
+            assert arrow == columns_of(CATALOG_COLUMNS[table]), key
 
 
 def test_every_table_is_registered_in_the_catalog_with_its_columns_and_location(
@@ -277,13 +270,12 @@ def test_every_table_is_registered_in_the_catalog_with_its_columns_and_location(
             assert table.get("PartitionKeys", []) == []
         else:
             assert storage["Location"] == f"s3://{PROCESSED_BUCKET}/{name}/"
-            assert table["PartitionKeys"] == [{"Name": "created_date", "Type": "date"}]
+            assert table["PartitionKeys"] == [{"Name": "created_month", "Type": "string"}]
     assert catalog["fact_sales_order"]["partitions"] == [
-        (("2024-11-14",), f"s3://{PROCESSED_BUCKET}/fact_sales_order/created_date=2024-11-14/"),
-        (("2024-11-15",), f"s3://{PROCESSED_BUCKET}/fact_sales_order/created_date=2024-11-15/"),
+        (("2024-11",), f"s3://{PROCESSED_BUCKET}/fact_sales_order/created_month=2024-11/"),
     ]
     assert catalog["fact_payment"]["partitions"] == [
-        (("2024-11-14",), f"s3://{PROCESSED_BUCKET}/fact_payment/created_date=2024-11-14/"),
+        (("2024-11",), f"s3://{PROCESSED_BUCKET}/fact_payment/created_month=2024-11/"),
     ]
 
 

@@ -2,7 +2,7 @@
 
 docs/contracts.md section 2: snappy Parquet in Spark's types (int32, decimal(10,2), date32,
 string, bool), dimensions as a snapshot plus `_changes/` objects, facts Hive-partitioned by
-`created_date` (not stored in the file), the processed manifest written last. The rows are
+`created_month` (created_date stays in the file), the processed manifest written last. The rows are
 hand-written here and are also the expected warehouse contents.
 """
 
@@ -410,12 +410,10 @@ BATCH_3: dict[str, list[dict[str, Any]]] = {"fact_sales_order": [ORDER_4]}
 # ---- writing --------------------------------------------------------------------------------
 
 
-def parquet_bytes(table: str, rows: list[dict[str, Any]], drop: tuple[str, ...] = ()) -> bytes:
+def parquet_bytes(table: str, rows: list[dict[str, Any]]) -> bytes:
     """Rows as one snappy Parquet file in the star table's Spark types."""
-    schema = pa.schema([(name, kind) for name, kind in SCHEMAS[table] if name not in drop])
-    arrow = pa.Table.from_pylist(
-        [{k: v for k, v in row.items() if k not in drop} for row in rows], schema=schema
-    )
+    schema = pa.schema(SCHEMAS[table])
+    arrow = pa.Table.from_pylist(rows, schema=schema)
     buffer = io.BytesIO()
     pq.write_table(arrow, buffer, compression="snappy")
     return buffer.getvalue()
@@ -450,22 +448,26 @@ def write_batch(
                 "changed_objects": [changes],
             }
         else:
-            by_day: dict[dt.date, list[dict[str, Any]]] = defaultdict(list)
+            by_month: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for row in rows:
-                by_day[row["created_date"]].append(row)
+                by_month[row["created_date"].strftime("%Y-%m")].append(row)
             objects = []
-            for day in sorted(by_day):
-                key = f"{table}/created_date={day}/batch-{pid}-00000.snappy.parquet"
-                body = parquet_bytes(table, by_day[day], drop=("created_date",))
+            for month in sorted(by_month):
+                key = f"{table}/created_month={month}/batch-{pid}-00000.snappy.parquet"
+                body = parquet_bytes(table, by_month[month])
                 s3.put_object(Bucket=bucket, Key=key, Body=body)
                 objects.append(
-                    {"key": key, "partition": {"created_date": str(day)}, "rows": len(by_day[day])}
+                    {
+                        "key": key,
+                        "partition": {"created_month": month},
+                        "rows": len(by_month[month]),
+                    }
                 )
             entries[table] = {
                 "kind": "fact",
                 "location": f"{table}/",
                 "rows": len(rows),
-                "partition_keys": ["created_date"],
+                "partition_keys": ["created_month"],
                 "objects": objects,
             }
     for table in empty:
@@ -483,7 +485,7 @@ def write_batch(
                 "kind": "fact",
                 "location": f"{table}/",
                 "rows": 0,
-                "partition_keys": ["created_date"],
+                "partition_keys": ["created_month"],
                 "objects": [],
             }
     manifest = {

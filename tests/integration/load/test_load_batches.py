@@ -235,7 +235,7 @@ def test_a_constraint_violation_in_the_second_fact_table_rolls_back_the_whole_ba
     s3.put_object(
         Bucket=processed_bucket,
         Key=payment_object["key"],
-        Body=parquet_bytes("fact_payment", BATCH_2["fact_payment"], drop=("created_date",)),
+        Body=parquet_bytes("fact_payment", BATCH_2["fact_payment"]),
     )
     run(settings, s3, secretsmanager)
     for table in TABLES:

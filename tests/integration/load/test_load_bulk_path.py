@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from loader import upsert
+from loader import write
 from loader.load import run
 from loader.migrations import apply_migrations
 from pipeline_common.errors import TerminalError
@@ -34,7 +34,7 @@ def foreign_keys(conn: Any) -> list[list[str]]:
 @pytest.fixture
 def bulk_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every fact batch takes the bulk path (the tiny test batches are far below 50k)."""
-    monkeypatch.setattr(upsert, "BULK_FACT_ROWS", 1)
+    monkeypatch.setattr(write, "BULK_FACT_ROWS", 1)
 
 
 def test_bulk_path_loads_the_same_rows_and_restores_every_foreign_key(

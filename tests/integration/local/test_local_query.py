@@ -47,16 +47,17 @@ def state(tmp_path: Path) -> StateDir:
         new / "part-0.snappy.parquet",
     )
     money = pa.decimal128(10, 2)
-    for day, ids, prices in (
-        ("2024-11-14", [1, 2], ["2.50", "3.00"]),
-        ("2024-11-15", [3], ["4.00"]),
+    for month, day, ids, prices in (
+        ("2024-10", dt.date(2024, 10, 31), [1, 2], ["2.50", "3.00"]),
+        ("2024-11", dt.date(2024, 11, 15), [3], ["4.00"]),
     ):
-        part = lake / f"fact_sales_order/created_date={day}"
+        part = lake / f"fact_sales_order/created_month={month}"
         part.mkdir(parents=True)
         pq.write_table(
             pa.table(
                 {
                     "sales_order_id": pa.array(ids, pa.int32()),
+                    "created_date": pa.array([day] * len(ids), pa.date32()),
                     "unit_price": pa.array([Decimal(p) for p in prices], money),
                 }
             ),
@@ -76,8 +77,12 @@ def state(tmp_path: Path) -> StateDir:
                 _table(
                     "fact_sales_order",
                     f"s3://{BUCKET}/fact_sales_order/",
-                    [("sales_order_id", "int"), ("unit_price", "decimal(10,2)")],
-                    [("created_date", "date")],
+                    [
+                        ("sales_order_id", "int"),
+                        ("created_date", "date"),
+                        ("unit_price", "decimal(10,2)"),
+                    ],
+                    [("created_month", "string")],
                 ),
                 _table("fact_payment", f"s3://{BUCKET}/fact_payment/", [("payment_id", "int")]),
             ],
@@ -95,14 +100,14 @@ def test_a_dimension_reads_only_the_snapshot_the_catalog_points_at(state: StateD
 def test_a_fact_has_catalog_types_and_its_partition_column(state: StateDir) -> None:
     columns, rows = run_query(
         state,
-        "SELECT created_date, sales_order_id, unit_price FROM lake_db.fact_sales_order "
-        "ORDER BY sales_order_id",
+        "SELECT created_month, created_date, sales_order_id, unit_price "
+        "FROM lake_db.fact_sales_order ORDER BY sales_order_id",
     )
-    assert columns == ["created_date", "sales_order_id", "unit_price"]
+    assert columns == ["created_month", "created_date", "sales_order_id", "unit_price"]
     assert rows == [
-        (dt.date(2024, 11, 14), 1, Decimal("2.50")),
-        (dt.date(2024, 11, 14), 2, Decimal("3.00")),
-        (dt.date(2024, 11, 15), 3, Decimal("4.00")),
+        ("2024-10", dt.date(2024, 10, 31), 1, Decimal("2.50")),
+        ("2024-10", dt.date(2024, 10, 31), 2, Decimal("3.00")),
+        ("2024-11", dt.date(2024, 11, 15), 3, Decimal("4.00")),
     ]
 
 
@@ -132,7 +137,7 @@ def test_cli_csv_has_a_header_row(state: StateDir, capsys: pytest.CaptureFixture
         ]
     )
     assert code == 0
-    assert capsys.readouterr().out == "created_date,total\n2024-11-14,5.50\n2024-11-15,4.00\n"
+    assert capsys.readouterr().out == "created_date,total\n2024-10-31,5.50\n2024-11-15,4.00\n"
 
 
 def test_cli_query_failure_exits_non_zero_with_one_line(

@@ -13,7 +13,7 @@ TABLE = {
     "Name": "fact_sales_order",
     "TableType": "EXTERNAL_TABLE",
     "Parameters": {"classification": "parquet"},
-    "PartitionKeys": [{"Name": "created_date", "Type": "date"}],
+    "PartitionKeys": [{"Name": "created_month", "Type": "string"}],
     "StorageDescriptor": {
         "Columns": [
             {"Name": "sales_order_id", "Type": "int"},
@@ -29,12 +29,12 @@ TABLE = {
 }
 
 
-def _partition(day: str) -> dict:
+def _partition(month: str) -> dict:
     return {
-        "Values": [day],
+        "Values": [month],
         "StorageDescriptor": {
             **TABLE["StorageDescriptor"],
-            "Location": f"s3://lake-local/fact_sales_order/created_date={day}/",
+            "Location": f"s3://lake-local/fact_sales_order/created_month={month}/",
         },
     }
 
@@ -46,7 +46,7 @@ def test_catalog_survives_a_dump_and_a_fresh_moto(moto_server, aws: str) -> None
     glue.batch_create_partition(
         DatabaseName="lake_db",
         TableName="fact_sales_order",
-        PartitionInputList=[_partition("2024-11-15"), _partition("2024-11-14")],
+        PartitionInputList=[_partition("2024-11"), _partition("2024-10")],
     )
     dumped = moto_state.dump_catalog(glue, "lake_db")
 
@@ -59,7 +59,7 @@ def test_catalog_survives_a_dump_and_a_fresh_moto(moto_server, aws: str) -> None
     assert again["database"]["Description"] == "the lake"
     [entry] = again["tables"]
     assert entry["table"]["StorageDescriptor"]["Location"] == "s3://lake-local/fact_sales_order/"
-    assert [p["Values"] for p in entry["partitions"]] == [["2024-11-14"], ["2024-11-15"]]
+    assert [p["Values"] for p in entry["partitions"]] == [["2024-10"], ["2024-11"]]
 
 
 def test_restore_uploads_only_the_named_prefixes(aws: str, tmp_path: Path) -> None:

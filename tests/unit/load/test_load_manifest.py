@@ -25,11 +25,11 @@ def manifest() -> dict[str, Any]:
                 "kind": "fact",
                 "location": "fact_sales_order/",
                 "rows": 3,
-                "partition_keys": ["created_date"],
+                "partition_keys": ["created_month"],
                 "objects": [
                     {
-                        "key": f"fact_sales_order/created_date=2024-11-15/batch-{PID}-0.parquet",
-                        "partition": {"created_date": "2024-11-15"},
+                        "key": f"fact_sales_order/created_month=2024-11/batch-{PID}-0.parquet",
+                        "partition": {"created_month": "2024-11"},
                         "rows": 3,
                     }
                 ],
@@ -76,7 +76,7 @@ def test_a_manifest_is_planned_in_load_order_with_changed_objects_for_dimensions
     )
     assert staff.rows == 1
     fact = parsed.tables[2]
-    assert fact.objects[0].partition == {"created_date": "2024-11-15"}
+    assert fact.objects[0].partition == {"created_month": "2024-11"}
     assert (fact.rows, fact.objects[0].rows) == (3, 3)
 
 
@@ -106,7 +106,7 @@ def test_a_dimension_without_changed_objects_falls_back_to_its_snapshot() -> Non
         ),
         (
             lambda m: m["tables"]["fact_sales_order"]["objects"][0].update(partition={}),
-            r"needs partition \('created_date',\)",
+            r"needs partition \('created_month',\)",
         ),
         (
             lambda m: m["tables"]["fact_sales_order"].update(partition_keys=["year"]),

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from loader.copy import CsvStream
-from loader.exceptions import LakeSchemaError, ManifestError
+from loader.exceptions import LakeSchemaError
 from loader.manifest import LakeObject
 from loader.read import ObjectReader
 from loader.schema import STAR_TABLES, column_list, quote_ident
@@ -30,6 +30,7 @@ def parquet(table: pa.Table) -> io.BytesIO:
 def payment_file(**overrides: pa.Array) -> io.BytesIO:
     columns = {
         "payment_id": pa.array([1, 2], pa.int32()),
+        "created_date": pa.array([dt.date(2024, 11, 14), dt.date(2024, 11, 14)]),
         "created_time": pa.array(["09:12:30.001", "23:59:59.999"]),
         "last_updated_date": pa.array([dt.date(2024, 11, 14), dt.date(2024, 11, 15)]),
         "last_updated_time": pa.array(["09:12:30.001", "00:00:00.000"]),
@@ -48,13 +49,13 @@ def payment_file(**overrides: pa.Array) -> io.BytesIO:
 
 
 OBJ = LakeObject(
-    "fact_payment/created_date=2024-11-14/batch-x-00000.snappy.parquet",
-    {"created_date": "2024-11-14"},
+    "fact_payment/created_month=2024-11/batch-x-00000.snappy.parquet",
+    {"created_month": "2024-11"},
     2,
 )
 
 
-def test_a_fact_object_reads_in_table_order_with_its_partition_value_added() -> None:
+def test_a_fact_object_reads_in_table_order_with_created_date_from_the_file() -> None:
     reader = ObjectReader(payment_file(), OBJ, PAYMENT)
     [batch] = list(reader.iter_batches())
     assert reader.num_rows == 2
@@ -101,16 +102,10 @@ def test_a_missing_column_is_refused_naming_it() -> None:
         ObjectReader(parquet(table), OBJ, PAYMENT)
 
 
-def test_a_fact_object_without_its_partition_value_lacks_created_date() -> None:
-    bare = LakeObject(OBJ.key, {}, 2)
+def test_a_fact_file_without_created_date_is_refused_whatever_its_path_says() -> None:
+    table = pq.read_table(payment_file()).drop_columns(["created_date"])
     with pytest.raises(LakeSchemaError, match="created_date missing"):
-        ObjectReader(payment_file(), bare, PAYMENT)
-
-
-def test_a_partition_value_that_is_not_a_date_is_a_manifest_error() -> None:
-    bad = LakeObject(OBJ.key, {"created_date": "2024-13-01"}, 2)
-    with pytest.raises(ManifestError, match="created_date='2024-13-01' is not a date"):
-        ObjectReader(payment_file(), bad, PAYMENT)
+        ObjectReader(parquet(table), OBJ, PAYMENT)
 
 
 def test_an_object_that_is_not_parquet_is_refused() -> None:
