@@ -2,8 +2,8 @@
 
 Decimals stay decimals and nullable ids stay integers: the types are Arrow's, never pandas'.
 A small object (the common case: one fact partition of one batch) is downloaded and decoded
-in a worker thread, and consecutive small objects are handed on together, so a backfill of
-thousands of daily partitions costs few COPY chunks. A large object is spooled to a
+in a worker thread, and consecutive small objects are handed on together, so a batch of
+many small objects costs few COPY chunks. A large object is spooled to a
 temporary file and read a record batch at a time, so memory holds one batch whatever the
 object's size.
 """
