@@ -3,12 +3,16 @@
 Memory stays flat whatever the table size: rows are gathered into ~1 MB chunks, each
 chunk is compressed at once, and compressed bytes go to S3 as multipart parts of about
 8 MiB. Only an object that ends before its first part is full is sent with one PutObject.
+Compression and uploads run in one thread per object, so the COPY keeps streaming while a
+part uploads; at most QUEUED_CHUNKS chunks wait for that thread.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,6 +31,7 @@ logger = Logger(child=True)
 CHUNK_BYTES = 1 << 20  # raw CSV bytes gathered before one compress call
 PART_BYTES = 8 << 20  # compressed bytes per multipart part (S3's minimum is 5 MiB)
 GZIP_WBITS = 31  # deflate with a gzip header and trailer
+QUEUED_CHUNKS = 4  # raw chunks handed to an object's thread and not yet compressed
 _REJECTED = {"NoSuchBucket", "AccessDenied", "AllAccessDisabled", "InvalidBucketName"}
 
 
@@ -62,7 +67,12 @@ class PartInfo:
 
 
 class GzipObjectWriter:
-    """One S3 object, gzip-compressed as it is written; abort() leaves nothing behind."""
+    """One S3 object, gzip-compressed as it is written; abort() leaves nothing behind.
+
+    write() hands chunks to the object's own thread, which compresses them in order and
+    uploads a part whenever enough compressed bytes wait. A failure there is raised by the
+    next write() or by close(); after it the thread does nothing more.
+    """
 
     def __init__(
         self,
@@ -82,37 +92,32 @@ class GzipObjectWriter:
         self._pending_size = 0
         self._upload_id: str | None = None
         self._etags: list[dict[str, Any]] = []
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gzip-upload")
+        self._queued: deque[Future[None]] = deque()
+        self._failed = False
         self.csv_bytes = 0
         self.bytes = 0
 
     def write(self, data: bytes) -> None:
-        """Compress raw CSV bytes; upload a part whenever enough compressed bytes wait."""
+        """Queue raw CSV bytes for compression (and an upload once a part is full)."""
         self.csv_bytes += len(data)
-        self._keep(self._compressor.compress(data))
-        if self._pending_size >= self._part_bytes:
-            self._upload_part()
+        self._submit(self._compress, data)
 
     def close(self) -> int:
         """Finish the gzip stream and the upload; returns the object's size in bytes."""
-        self._keep(self._compressor.flush())
-        if self._upload_id is None:
-            body = self._take_pending()
-            self._call("PutObject", self._s3.put_object, Body=body, ContentType="application/gzip")
-            self.bytes = len(body)
-            return self.bytes
-        if self._pending_size:
-            self._upload_part()
-        self._call(
-            "CompleteMultipartUpload",
-            self._s3.complete_multipart_upload,
-            UploadId=self._upload_id,
-            MultipartUpload={"Parts": self._etags},
-        )
-        self._upload_id = None
+        self._submit(self._finish)
+        while self._queued:
+            self._queued.popleft().result()  # a failure leaves the upload for abort()
+        self._thread.shutdown()
         return self.bytes
 
     def abort(self) -> None:
         """Abort an open multipart upload so no half object and no stored parts remain."""
+        self._failed = True
+        for future in self._queued:
+            future.cancel()
+        self._thread.shutdown(wait=True)  # the task running now ends; none starts after it
+        self._queued.clear()
         upload_id, self._upload_id = self._upload_id, None
         self._pending.clear()
         if upload_id is None:
@@ -125,6 +130,44 @@ class GzipObjectWriter:
                 "could not abort multipart upload",
                 extra={"key": self.key, "upload_id": upload_id, "error": str(exc)},
             )
+
+    # -- in the object's thread ---------------------------------------------------------
+
+    def _submit(self, task: Callable[..., None], *args: Any) -> None:
+        while len(self._queued) >= QUEUED_CHUNKS:
+            self._queued.popleft().result()  # raises the thread's failure here
+        self._queued.append(self._thread.submit(self._run, task, *args))
+
+    def _run(self, task: Callable[..., None], *args: Any) -> None:
+        if self._failed:
+            return
+        try:
+            task(*args)
+        except BaseException:
+            self._failed = True
+            raise
+
+    def _compress(self, data: bytes) -> None:
+        self._keep(self._compressor.compress(data))
+        if self._pending_size >= self._part_bytes:
+            self._upload_part()
+
+    def _finish(self) -> None:
+        self._keep(self._compressor.flush())
+        if self._upload_id is None:
+            body = self._take_pending()
+            self._call("PutObject", self._s3.put_object, Body=body, ContentType="application/gzip")
+            self.bytes = len(body)
+            return
+        if self._pending_size:
+            self._upload_part()
+        self._call(
+            "CompleteMultipartUpload",
+            self._s3.complete_multipart_upload,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": self._etags},
+        )
+        self._upload_id = None
 
     def _keep(self, compressed: bytes) -> None:
         if compressed:

@@ -41,6 +41,10 @@ COPY_BUFFER_BYTES = 1 << 20
 IN_MEMORY_BYTES = 8 << 20
 """Objects up to this size are read into memory instead of a temporary file."""
 
+DECODE_AHEAD_ROWS = 10_000
+"""Objects of at most this many rows are decoded in the fetch threads; larger ones are
+decoded a batch at a time as the COPY takes them, so memory does not grow with them."""
+
 ARROW_TYPES: dict[LakeType, pa.DataType] = {
     "int": pa.int32(),
     "decimal(10,2)": pa.decimal128(10, 2),
@@ -135,7 +139,7 @@ class FetchedObject:
                     f"{obj.key}: {self.reader.num_rows} rows, manifest says {obj.rows}"
                 )
             self.decoded: list[pa.RecordBatch] | None = None
-            if self.reader.num_rows <= BATCH_ROWS:
+            if self.reader.num_rows <= DECODE_AHEAD_ROWS:
                 self.decoded = list(self.reader.iter_batches())
         except BaseException:
             self.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import random
 import zlib
 
 import pytest
@@ -129,3 +130,21 @@ def test_compressor_writes_gzip_that_any_reader_opens() -> None:
     assert gzip.decompress(body) == data
     assert zlib.decompress(body, GZIP_WBITS) == data
     assert type(compressor).__module__.startswith("isal")  # the layer ships isal
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_any_row_sizes_split_exactly_at_part_rows_and_keep_every_byte(seed: int) -> None:
+    rng = random.Random(seed)
+    part_rows = rng.randint(1, 700)
+    rows = [b"x" * rng.choice([1, 5, 80, 3000]) + b"\n" for _ in range(rng.randint(0, 3000))]
+    writer, opened = _writer(part_rows=part_rows, chunk_bytes=rng.choice([40, 4096, 1 << 20]))
+    writer.write(HEADER)
+    for n, row in enumerate(rows, 1):
+        writer.write(row)
+        assert writer.rows == n
+
+    parts = writer.close()
+
+    expected = [rows[i : i + part_rows] for i in range(0, len(rows), part_rows)]
+    assert [p.rows for p in parts] == [len(e) for e in expected]
+    assert [b"".join(p.chunks) for p in opened] == [HEADER + b"".join(e) for e in expected]
