@@ -334,7 +334,9 @@ def peak_rss_mb() -> int:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--days", type=int, default=30, help="created dates = fact objects")
+    parser.add_argument(
+        "--days", type=int, default=30, help="days the created dates span (one object a month)"
+    )
     parser.add_argument("--out", help="also write the result JSON here")
     parser.add_argument("--child-load", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -131,7 +131,7 @@ class GzipObjectWriter:
                 extra={"key": self.key, "upload_id": upload_id, "error": str(exc)},
             )
 
-    # -- in the object's thread ---------------------------------------------------------
+    # -- the object's thread: _submit() queues work for it, the rest runs in it ----------
 
     def _submit(self, task: Callable[..., None], *args: Any) -> None:
         while len(self._queued) >= QUEUED_CHUNKS:
