@@ -42,8 +42,8 @@ logger = Logger(child=True)
 UNIQUE_VIOLATION = "23505"
 
 BULK_FACT_ROWS = 50_000
-"""Fact rows from which the foreign keys are checked once per batch, not per row (VALIDATE
-reads the whole table, so below this a non-empty table keeps the per-row checks)."""
+"""Fact rows from which the foreign keys are checked once per batch, not per row (re-adding
+a key reads the whole table, so below this a non-empty table keeps the per-row checks)."""
 
 
 @dataclass
@@ -81,7 +81,7 @@ def write_facts(
     """
     empty = _is_empty(conn, plan.table)
     once = empty or (plan.rows or 0) >= BULK_FACT_ROWS
-    with _foreign_keys_checked_once(conn, plan.table, once, timing):
+    with _constraints_added_after(conn, plan.table, "f", once, timing):
         return _copy_or_merge(conn, s3, bucket, plan, timing, build_keys_after=empty)
 
 
@@ -101,7 +101,7 @@ def _copy_or_merge(
 ) -> TableCount:
     conn.run("SAVEPOINT straight_copy")
     try:
-        with _unique_keys_built_after(conn, plan.table, build_keys_after, timing):
+        with _constraints_added_after(conn, plan.table, "pu", build_keys_after, timing):
             rows = _copy(conn, s3, bucket, plan, plan.table.name, timing)
     except DatabaseError as exc:
         if sqlstate(exc) != UNIQUE_VIOLATION:
@@ -145,31 +145,6 @@ def _copy(
     return rows
 
 
-@contextlib.contextmanager
-def _unique_keys_built_after(
-    conn: Connection, table: StarTable, enabled: bool, timing: Timing
-) -> Iterator[None]:
-    """For the first load of a fact: drop its primary and unique keys, COPY, add them back.
-
-    Building an index once over the loaded rows is about twice as fast as maintaining it row
-    by row (the advice of Postgres's "Populating a Database"). Only facts: no foreign key
-    refers to them. It runs inside the savepoint, so a duplicate (which fails the re-add
-    with the same unique violation a COPY would raise) restores the keys with the rollback.
-    """
-    if not enabled:
-        yield
-        return
-    keys = _constraints(conn, table, "pu")
-    target = quote_ident(table.name)
-    for name, _ in keys:
-        conn.run(f"ALTER TABLE {target} DROP CONSTRAINT {quote_ident(name)}")
-    yield
-    started = time.monotonic()
-    for name, definition in keys:
-        conn.run(f"ALTER TABLE {target} ADD CONSTRAINT {quote_ident(name)} {definition}")
-    timing.merge_seconds += time.monotonic() - started
-
-
 def _constraints(conn: Connection, table: StarTable, kinds: str) -> list[list[str]]:
     """(name, definition) of the table's constraints of the given pg_constraint.contype kinds.
 
@@ -186,28 +161,29 @@ def _constraints(conn: Connection, table: StarTable, kinds: str) -> list[list[st
 
 
 @contextlib.contextmanager
-def _foreign_keys_checked_once(
-    conn: Connection, table: StarTable, enabled: bool, timing: Timing
+def _constraints_added_after(
+    conn: Connection, table: StarTable, kinds: str, enabled: bool, timing: Timing
 ) -> Iterator[None]:
-    """For a large batch: drop the fact's foreign keys, write, re-add and VALIDATE them.
+    """Drop the fact's constraints of these kinds, write, then add them back as they were.
 
-    Postgres checks a foreign key with one trigger query per inserted row; with nine of them
-    a million-row backfill spends ~90% of its time there (bench/load_throughput.py).
-    VALIDATE CONSTRAINT checks the whole table with one anti-join per key instead. All of it
-    runs in the batch's transaction: a violation rolls everything back, and the constraints
-    exist before and after. The price is an ACCESS EXCLUSIVE lock on the fact table for the
-    length of the batch, which only large backfills pay.
+    Adding a constraint checks the whole table in one statement, where keeping it checks
+    row by row: one trigger query per row and foreign key ("f": nine per fact, ~90% of a
+    million-row backfill, bench/load_throughput.py), one index insertion per row and key
+    ("pu": an index built once is about twice as fast, as Postgres's "Populating a
+    Database" advises). Only facts: no foreign key refers to them. All of it runs in the
+    batch's transaction, so a violation (23503, or the 23505 of a duplicate, which sends the
+    batch to the merge path) rolls back to constraints that exist before and after. The
+    price is an ACCESS EXCLUSIVE lock on the fact table while the batch loads.
     """
     if not enabled:
         yield
         return
-    keys = _constraints(conn, table, "f")
+    keys = _constraints(conn, table, kinds)
     target = quote_ident(table.name)
     for name, _ in keys:
         conn.run(f"ALTER TABLE {target} DROP CONSTRAINT {quote_ident(name)}")
     yield
     started = time.monotonic()
     for name, definition in keys:
-        conn.run(f"ALTER TABLE {target} ADD CONSTRAINT {quote_ident(name)} {definition} NOT VALID")
-        conn.run(f"ALTER TABLE {target} VALIDATE CONSTRAINT {quote_ident(name)}")
+        conn.run(f"ALTER TABLE {target} ADD CONSTRAINT {quote_ident(name)} {definition}")
     timing.merge_seconds += time.monotonic() - started
