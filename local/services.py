@@ -39,10 +39,13 @@ def connect_secret(secret: dict[str, Any], dbname: str | None = None) -> pg8000.
     }
     if str(secret["host"]).startswith("/"):
         kwargs["unix_sock"] = f"{secret['host']}/.s.PGSQL.{secret['port']}"
-    else:
-        kwargs["host"] = secret["host"]
-        kwargs["port"] = int(secret["port"])
-    return pg8000.native.Connection(**kwargs)
+        return pg8000.native.Connection(**kwargs)
+    from local.lambda_runtime import ensure_layers_on_path
+
+    ensure_layers_on_path()
+    from pipeline_common.postgres import tcp_connection  # the socket the Lambdas use
+
+    return tcp_connection(str(secret["host"]), int(secret["port"]), **kwargs)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from loader.exceptions import BatchOrderError
 from loader.manifest import ProcessedManifest, read_manifest
 from loader.migrations import apply_migrations
 from loader.pending import list_pending_manifests
+from loader.read import LakeReader
 from loader.settings import Settings
 from loader.warehouse import (
     Connection,
@@ -169,13 +170,15 @@ def _load_tables(
 ) -> None:
     """Write every table in load order (dim_date, the other dimensions, then facts)."""
     timing = Timing()
-    for plan in manifest.tables:
-        if not plan.objects or plan.rows == 0:
-            logger.info("skipping empty table", extra={"table": plan.table.name})
-            result.tables[plan.table.name] = TableCount(0, 0)
-        elif plan.table.kind == "dimension":
-            result.tables[plan.table.name] = write_dimension(conn, s3, bucket, plan, timing)
-        else:
-            result.tables[plan.table.name] = write_facts(conn, s3, bucket, plan, timing)
+    plans = [plan for plan in manifest.tables if plan.objects and plan.rows != 0]
+    with LakeReader(s3, bucket, plans) as lake:
+        for plan in manifest.tables:
+            if plan not in plans:
+                logger.info("skipping empty table", extra={"table": plan.table.name})
+                result.tables[plan.table.name] = TableCount(0, 0)
+            elif plan.table.kind == "dimension":
+                result.tables[plan.table.name] = write_dimension(conn, lake, plan, timing)
+            else:
+                result.tables[plan.table.name] = write_facts(conn, lake, plan, timing)
     result.stage_seconds = round(timing.copy_seconds, 3)
     result.write_seconds = round(timing.merge_seconds, 3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -107,6 +108,9 @@ def _plan(where: str, table: StarTable, entry: Any) -> TablePlan:
             raise ManifestError(f"{where}: partition_keys {keys_named} != {table.partition_keys}")
     if rows is not None and (not isinstance(rows, int) or rows < 0):
         raise ManifestError(f"{where}: row count {rows!r} is not a count")
+    twice = sorted(k for k, n in Counter(o.key for o in objects).items() if n > 1)
+    if twice:
+        raise ManifestError(f"{where}: objects listed twice: {twice}")
     return TablePlan(table, objects, rows)
 
 

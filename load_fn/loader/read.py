@@ -1,15 +1,18 @@
 """Parquet objects of the lake as Arrow record batches in the star table's exact column types.
 
 Decimals stay decimals and nullable ids stay integers: the types are Arrow's, never pandas'.
-A small object (the common case: one fact partition of one batch) is downloaded and decoded
-in a worker thread, and consecutive small objects are handed on together, so a batch of
-many small objects costs few COPY chunks. A large object is spooled to a
-temporary file and read a record batch at a time, so memory holds one batch whatever the
-object's size.
+A batch's objects are fetched in load order by one LakeReader, ahead of the COPY and across
+table boundaries, so the next table's objects download while the database checks this
+table's keys. A small object (the common case: one fact partition of one batch) is
+downloaded and decoded in a worker thread, and consecutive small objects are handed on
+together, so a batch of many small objects costs few COPY chunks. A large object is
+decoded a record batch at a time as the COPY takes it (spooled to a temporary file when
+big), so memory holds one batch whatever the object's size.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from collections import deque
@@ -22,7 +25,7 @@ import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
 from loader.exceptions import LakeSchemaError, RowCountMismatchError
-from loader.manifest import LakeObject
+from loader.manifest import LakeObject, TablePlan
 from loader.schema import LakeType, StarTable
 from pipeline_common.errors import TransientError
 from pipeline_common.s3objects import ObjectNotFoundError
@@ -122,11 +125,6 @@ class ObjectReader:
         return pa.RecordBatch.from_arrays(arrays, names=list(self.table.column_names))
 
 
-PREFETCH_OBJECTS = 8
-"""Objects fetched (and, when small, decoded) ahead of the COPY, in threads: S3 latency and
-Parquet decoding (which releases the GIL) overlap the database's work."""
-
-
 class FetchedObject:
     """One object, opened and schema-checked; a small one already decoded into batches."""
 
@@ -155,48 +153,150 @@ class FetchedObject:
         self._source.close()
 
 
+FETCH_THREADS = 8
+"""Objects downloaded (and, when small, decoded) at once, in threads: S3 latency and
+Parquet decoding (which releases the GIL) overlap the database's work."""
+
+AHEAD_ROWS = 250_000
+"""How far a batch is fetched ahead of its COPY, in rows (the manifest's counts). Past
+FETCH_THREADS objects, fetching stops here, so memory stays bounded; up to here it runs on
+while the database checks one table's keys or merges a dimension, so the next table's
+objects are ready when its COPY starts."""
+
+AHEAD_OBJECTS = 64
+"""And at most this many objects ahead, whatever their size."""
+
+
+class LakeReader:
+    """Reads a batch's objects, table after table, fetching ahead across table boundaries.
+
+    Created with the batch's plans in load order; `table_batches(plan)` is then called for
+    each plan in that order. Objects are fetched in that order in FETCH_THREADS threads
+    (boto3 clients are thread-safe), at least FETCH_THREADS and at most AHEAD_OBJECTS
+    objects or AHEAD_ROWS rows ahead of the COPY. A plan read again (the merge after a
+    straight COPY met a known key) is fetched anew, with its own look-ahead.
+    """
+
+    def __init__(self, s3: S3Client, bucket: str, plans: Sequence[TablePlan]) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+        self._todo: deque[tuple[StarTable, LakeObject, int]] = deque(
+            (plan.table, obj, _rows(plan, obj)) for plan in plans for obj in plan.objects
+        )
+        self._ahead: dict[tuple[str, str], tuple[Future[FetchedObject], int]] = {}
+        self._rows_ahead = 0
+        self._pool = ThreadPoolExecutor(max_workers=FETCH_THREADS, thread_name_prefix="lake")
+        self._fill()
+
+    def __enter__(self) -> LakeReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop fetching and release what was fetched and not read."""
+        self._todo.clear()
+        for future, _ in self._ahead.values():
+            _discard(future)
+        self._ahead.clear()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def table_batches(self, plan: TablePlan) -> Iterator[pa.RecordBatch | pa.Table]:
+        """All rows of a plan's objects, in manifest order, in chunks of about BATCH_ROWS rows."""
+        table = plan.table
+        if not plan.objects:
+            return
+        first = plan.objects[0]
+        if (table.name, first.key) not in self._ahead and not self._is_next(table, first):
+            yield from read_table_batches(self._s3, self._bucket, plan.objects, table)
+            return
+        try:
+            yield from _gather(self._take(table, obj) for obj in plan.objects)
+        finally:
+            self._forget(plan)
+
+    def _forget(self, plan: TablePlan) -> None:
+        """Drop a plan's objects not read (its COPY stopped early), so later tables go on."""
+        keys = {(plan.table.name, obj.key) for obj in plan.objects}
+        self._todo = deque(item for item in self._todo if (item[0].name, item[1].key) not in keys)
+        for key in keys & self._ahead.keys():
+            future, rows = self._ahead.pop(key)
+            self._rows_ahead -= rows
+            _discard(future)
+        self._fill()
+
+    def _take(self, table: StarTable, obj: LakeObject) -> FetchedObject:
+        if self._is_next(table, obj):
+            self._submit()  # taken in order: the look-ahead has not reached it yet
+        future, rows = self._ahead.pop((table.name, obj.key))
+        self._rows_ahead -= rows
+        self._fill()
+        return future.result()
+
+    def _is_next(self, table: StarTable, obj: LakeObject) -> bool:
+        return (
+            bool(self._todo)
+            and self._todo[0][0].name == table.name
+            and (self._todo[0][1].key == obj.key)
+        )
+
+    def _fill(self) -> None:
+        while self._todo and (
+            len(self._ahead) < FETCH_THREADS
+            or (len(self._ahead) < AHEAD_OBJECTS and self._rows_ahead < AHEAD_ROWS)
+        ):
+            self._submit()
+
+    def _submit(self) -> None:
+        table, obj, rows = self._todo.popleft()
+        future = self._pool.submit(_fetch, self._s3, self._bucket, obj, table)
+        self._ahead[(table.name, obj.key)] = (future, rows)
+        self._rows_ahead += rows
+
+
+def _rows(plan: TablePlan, obj: LakeObject) -> int:
+    """An object's rows as the manifest gives them (a dimension's: its share of the table's)."""
+    if obj.rows is not None:
+        return obj.rows
+    if plan.rows is not None:
+        return -(-plan.rows // len(plan.objects))
+    return BATCH_ROWS
+
+
+def _discard(future: Future[FetchedObject]) -> None:
+    """Cancel a fetch, or close what it fetched (a failed fetch has nothing to close)."""
+    if future.cancel():
+        return
+    with contextlib.suppress(Exception):
+        future.result().close()
+
+
 def read_table_batches(
     s3: S3Client, bucket: str, objects: Sequence[LakeObject], table: StarTable
 ) -> Iterator[pa.RecordBatch | pa.Table]:
-    """All rows of a table's objects, in manifest order, in chunks of about BATCH_ROWS rows.
+    """All rows of one table's objects, on their own (outside a batch's LakeReader)."""
+    plan = TablePlan(table, tuple(objects), None)
+    with LakeReader(s3, bucket, [plan]) as reader:
+        yield from reader.table_batches(plan)
 
-    Objects are fetched PREFETCH_OBJECTS ahead in threads (boto3 clients are thread-safe);
-    small ones are decoded there too and gathered until a chunk holds BATCH_ROWS rows, so
-    memory stays bounded whatever the object count.
-    """
-    with ThreadPoolExecutor(max_workers=PREFETCH_OBJECTS) as pool:
-        pending: deque[Future[FetchedObject]] = deque()
-        remaining = iter(objects)
 
-        def submit_next() -> None:
-            obj = next(remaining, None)
-            if obj is not None:
-                pending.append(pool.submit(_fetch, s3, bucket, obj, table))
-
-        for _ in range(PREFETCH_OBJECTS):
-            submit_next()
-        gathered: list[pa.RecordBatch] = []
-        gathered_rows = 0
+def _gather(fetched: Iterator[FetchedObject]) -> Iterator[pa.RecordBatch | pa.Table]:
+    """Consecutive small objects' batches gathered into chunks of about BATCH_ROWS rows."""
+    gathered: list[pa.RecordBatch] = []
+    gathered_rows = 0
+    for obj in fetched:
         try:
-            while pending:
-                fetched = pending.popleft().result()
-                submit_next()
-                try:
-                    for batch in fetched.batches():
-                        gathered.append(batch)
-                        gathered_rows += batch.num_rows
-                        if gathered_rows >= BATCH_ROWS:
-                            yield pa.Table.from_batches(gathered)
-                            gathered, gathered_rows = [], 0
-                finally:
-                    fetched.close()
-            if gathered:
-                yield pa.Table.from_batches(gathered)
+            for batch in obj.batches():
+                gathered.append(batch)
+                gathered_rows += batch.num_rows
+                if gathered_rows >= BATCH_ROWS:
+                    yield pa.Table.from_batches(gathered)
+                    gathered, gathered_rows = [], 0
         finally:
-            for future in pending:
-                future.cancel()
-                if future.done() and not future.cancelled() and future.exception() is None:
-                    future.result().close()
+            obj.close()
+    if gathered:
+        yield pa.Table.from_batches(gathered)
 
 
 def _fetch(s3: S3Client, bucket: str, obj: LakeObject, table: StarTable) -> FetchedObject:

@@ -19,7 +19,6 @@ import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from pg8000.exceptions import DatabaseError
@@ -27,15 +26,10 @@ from pg8000.exceptions import DatabaseError
 from loader.copy import copy_batches, create_staging_table
 from loader.exceptions import RowCountMismatchError
 from loader.manifest import TablePlan
-from loader.read import read_table_batches
+from loader.read import LakeReader
 from loader.schema import StarTable, quote_ident
 from loader.upsert import insert_facts, upsert_dimension
 from loader.warehouse import Connection, sqlstate
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
-else:
-    S3Client = Any
 
 logger = Logger(child=True)
 
@@ -63,17 +57,15 @@ class TableCount:
 
 
 def write_dimension(
-    conn: Connection, s3: S3Client, bucket: str, plan: TablePlan, timing: Timing
+    conn: Connection, lake: LakeReader, plan: TablePlan, timing: Timing
 ) -> TableCount:
     """An empty dimension gets a straight COPY; any other is upserted from staging."""
     if _is_empty(conn, plan.table):
-        return _copy_or_merge(conn, s3, bucket, plan, timing)
-    return _merge(conn, s3, bucket, plan, timing)
+        return _copy_or_merge(conn, lake, plan, timing)
+    return _merge(conn, lake, plan, timing)
 
 
-def write_facts(
-    conn: Connection, s3: S3Client, bucket: str, plan: TablePlan, timing: Timing
-) -> TableCount:
+def write_facts(conn: Connection, lake: LakeReader, plan: TablePlan, timing: Timing) -> TableCount:
     """Append a fact's new versions: a straight COPY, merged only if a version is known.
 
     Foreign keys are checked once for the whole table instead of per row when the batch is
@@ -82,7 +74,7 @@ def write_facts(
     empty = _is_empty(conn, plan.table)
     once = empty or (plan.rows or 0) >= BULK_FACT_ROWS
     with _constraints_added_after(conn, plan.table, "f", once, timing):
-        return _copy_or_merge(conn, s3, bucket, plan, timing, build_keys_after=empty)
+        return _copy_or_merge(conn, lake, plan, timing, build_keys_after=empty)
 
 
 def _is_empty(conn: Connection, table: StarTable) -> bool:
@@ -92,8 +84,7 @@ def _is_empty(conn: Connection, table: StarTable) -> bool:
 
 def _copy_or_merge(
     conn: Connection,
-    s3: S3Client,
-    bucket: str,
+    lake: LakeReader,
     plan: TablePlan,
     timing: Timing,
     *,
@@ -102,7 +93,7 @@ def _copy_or_merge(
     conn.run("SAVEPOINT straight_copy")
     try:
         with _constraints_added_after(conn, plan.table, "pu", build_keys_after, timing):
-            rows = _copy(conn, s3, bucket, plan, plan.table.name, timing)
+            rows = _copy(conn, lake, plan, plan.table.name, timing)
     except DatabaseError as exc:
         if sqlstate(exc) != UNIQUE_VIOLATION:
             raise
@@ -111,16 +102,14 @@ def _copy_or_merge(
             "batch repeats a key the table holds; merging through staging",
             extra={"table": plan.table.name},
         )
-        return _merge(conn, s3, bucket, plan, timing)
+        return _merge(conn, lake, plan, timing)
     conn.run("RELEASE SAVEPOINT straight_copy")
     return TableCount(rows, rows)
 
 
-def _merge(
-    conn: Connection, s3: S3Client, bucket: str, plan: TablePlan, timing: Timing
-) -> TableCount:
+def _merge(conn: Connection, lake: LakeReader, plan: TablePlan, timing: Timing) -> TableCount:
     staging = create_staging_table(conn, plan.table)
-    rows = _copy(conn, s3, bucket, plan, staging, timing)
+    rows = _copy(conn, lake, plan, staging, timing)
     started = time.monotonic()
     if plan.table.kind == "dimension":
         written = upsert_dimension(conn, plan.table, staging)
@@ -130,12 +119,10 @@ def _merge(
     return TableCount(rows, written)
 
 
-def _copy(
-    conn: Connection, s3: S3Client, bucket: str, plan: TablePlan, target: str, timing: Timing
-) -> int:
+def _copy(conn: Connection, lake: LakeReader, plan: TablePlan, target: str, timing: Timing) -> int:
     """COPY every object of the plan into `target` in one COPY; the rows must match the plan."""
     started = time.monotonic()
-    batches = read_table_batches(s3, bucket, plan.objects, plan.table)
+    batches = lake.table_batches(plan)
     rows = copy_batches(conn, target, plan.table, batches)
     timing.copy_seconds += time.monotonic() - started
     if plan.rows is not None and rows != plan.rows:

@@ -117,6 +117,13 @@ def test_a_dimension_without_changed_objects_falls_back_to_its_snapshot() -> Non
             lambda m: m["tables"]["fact_sales_order"]["objects"][0].pop("key"),
             "each object needs a 'key'",
         ),
+        (
+            lambda m: m["tables"]["fact_sales_order"]["objects"].append(
+                m["tables"]["fact_sales_order"]["objects"][0]
+            ),
+            rf"fact_sales_order: objects listed twice: \['fact_sales_order/created_month=2024-11/"
+            rf"batch-{PID}-0.parquet'\]",
+        ),
     ],
 )
 def test_a_manifest_off_the_contract_is_refused(change, message) -> None:
