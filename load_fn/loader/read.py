@@ -235,11 +235,11 @@ class LakeReader:
         return future.result()
 
     def _is_next(self, table: StarTable, obj: LakeObject) -> bool:
-        return (
-            bool(self._todo)
-            and self._todo[0][0].name == table.name
-            and (self._todo[0][1].key == obj.key)
-        )
+        """Whether the object is the first one not yet submitted."""
+        if not self._todo:
+            return False
+        next_table, next_obj, _ = self._todo[0]
+        return next_table.name == table.name and next_obj.key == obj.key
 
     def _fill(self) -> None:
         while self._todo and (
