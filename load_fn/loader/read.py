@@ -207,9 +207,9 @@ class LakeReader:
         table = plan.table
         if not plan.objects:
             return
-        first = plan.objects[0]
-        if (table.name, first.key) not in self._ahead and not self._is_next(table, first):
-            yield from read_table_batches(self._s3, self._bucket, plan.objects, table)
+        if (table.name, plan.objects[0].key) not in self._ahead:  # already read: fetch anew
+            with LakeReader(self._s3, self._bucket, [plan]) as again:
+                yield from again.table_batches(plan)
             return
         try:
             yield from _gather(self._take(table, obj) for obj in plan.objects)
@@ -227,19 +227,11 @@ class LakeReader:
         self._fill()
 
     def _take(self, table: StarTable, obj: LakeObject) -> FetchedObject:
-        if self._is_next(table, obj):
-            self._submit()  # taken in order: the look-ahead has not reached it yet
+        # Taken in the order submitted, and _fill keeps the next ones submitted.
         future, rows = self._ahead.pop((table.name, obj.key))
         self._rows_ahead -= rows
         self._fill()
         return future.result()
-
-    def _is_next(self, table: StarTable, obj: LakeObject) -> bool:
-        """Whether the object is the first one not yet submitted."""
-        if not self._todo:
-            return False
-        next_table, next_obj, _ = self._todo[0]
-        return next_table.name == table.name and next_obj.key == obj.key
 
     def _fill(self) -> None:
         while self._todo and (
@@ -270,15 +262,6 @@ def _discard(future: Future[FetchedObject]) -> None:
         return
     with contextlib.suppress(Exception):
         future.result().close()
-
-
-def read_table_batches(
-    s3: S3Client, bucket: str, objects: Sequence[LakeObject], table: StarTable
-) -> Iterator[pa.RecordBatch | pa.Table]:
-    """All rows of one table's objects, on their own (outside a batch's LakeReader)."""
-    plan = TablePlan(table, tuple(objects), None)
-    with LakeReader(s3, bucket, [plan]) as reader:
-        yield from reader.table_batches(plan)
 
 
 def _gather(fetched: Iterator[FetchedObject]) -> Iterator[pa.RecordBatch | pa.Table]:
