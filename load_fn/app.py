@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import NoRegionError
 
 from loader.load import run
 from loader.metrics import record_load_failure, record_load_metrics
@@ -23,6 +25,13 @@ metrics = Metrics()
 def _clients(endpoint_url: str | None) -> tuple[Any, Any]:
     """S3 and Secrets Manager clients, made once per container (and per endpoint, for tests)."""
     return boto3.client("s3"), boto3.client("secretsmanager")
+
+
+# Made during the container's init, outside the handler, as AWS advises for SDK clients (the
+# handler reuses them); where no region is configured yet (a test importing this module
+# before its fixtures set one), the first invocation makes them instead.
+with contextlib.suppress(NoRegionError):
+    _clients(os.environ.get("AWS_ENDPOINT_URL"))
 
 
 @logger.inject_lambda_context(log_event=False)

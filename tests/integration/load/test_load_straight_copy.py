@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from loader import write
 from loader.exceptions import DuplicateKeyError
 from loader.load import run
 from loader.migrations import apply_migrations
@@ -31,8 +32,18 @@ def constraints(conn: Any) -> list[list[str]]:
     )
 
 
+@pytest.fixture(params=["dimension-keys-kept", "dimension-keys-built-after"])
+def dimension_keys(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways an empty dimension is COPYed: with its primary key in place, or (from
+    BULK_DIMENSION_ROWS rows, which the tiny test batches are far below) with the key and
+    the foreign keys that refer to it dropped and added back after the COPY."""
+    if request.param == "dimension-keys-built-after":
+        monkeypatch.setattr(write, "BULK_DIMENSION_ROWS", 1)
+    return str(request.param)
+
+
 def test_a_first_load_leaves_every_key_and_constraint_as_the_migrations_made_them(
-    s3, processed_bucket, settings, secretsmanager, wh_conn
+    s3, processed_bucket, settings, secretsmanager, wh_conn, dimension_keys
 ) -> None:
     apply_migrations(wh_conn)
     before = constraints(wh_conn)
@@ -67,7 +78,7 @@ def test_a_first_batch_holding_a_fact_version_twice_loads_it_once(
 
 
 def test_a_first_batch_holding_a_dimension_id_twice_is_refused_and_loads_nothing(
-    s3, processed_bucket, settings, secretsmanager, wh_conn
+    s3, processed_bucket, settings, secretsmanager, wh_conn, dimension_keys
 ) -> None:
     staff = [*BATCH_1["dim_staff"], {**STAFF_2, "department_name": "Dispatch"}]
     write_batch(s3, processed_bucket, PID_1, {**BATCH_1, "dim_staff": staff})
@@ -76,3 +87,28 @@ def test_a_first_batch_holding_a_dimension_id_twice_is_refused_and_loads_nothing
         run(settings, s3, secretsmanager)
 
     assert set(row_counts(wh_conn).values()) == {0}
+
+
+def test_a_key_another_table_refers_to_is_kept_and_that_table_is_left_alone(
+    s3, processed_bucket, settings, secretsmanager, wh_conn, monkeypatch
+) -> None:
+    monkeypatch.setattr(write, "BULK_DIMENSION_ROWS", 1)
+    apply_migrations(wh_conn)
+    wh_conn.run(
+        "CREATE TABLE staff_badge (badge_id int PRIMARY KEY, staff_id int REFERENCES dim_staff)"
+    )
+    kept = "SELECT conname, oid::text FROM pg_constraint WHERE conname = ANY(:names) ORDER BY 1"
+    names = ["dim_staff_pkey", "staff_badge_staff_id_fkey", "dim_transaction_pkey"]
+    oids_before = wh_conn.run(kept, names=names)
+    before = constraints(wh_conn)
+    write_batch(s3, processed_bucket, PID_1, BATCH_1)
+
+    run(settings, s3, secretsmanager)
+
+    assert read_table(wh_conn, "dim_staff") == expected("dim_staff", BATCH_1)
+    assert constraints(wh_conn) == before
+    oids_after = dict(wh_conn.run(kept, names=names))
+    # never dropped: the same catalog rows; dim_transaction, which only facts refer to, was
+    assert oids_after["dim_staff_pkey"] == dict(oids_before)["dim_staff_pkey"]
+    assert oids_after["staff_badge_staff_id_fkey"] == dict(oids_before)["staff_badge_staff_id_fkey"]
+    assert oids_after["dim_transaction_pkey"] != dict(oids_before)["dim_transaction_pkey"]
