@@ -294,7 +294,7 @@ class Bench:
         processed_bucket = self.bucket("bench-processed")
         keys = staging.manifests_last(staging.file_signatures(self.processed_dir))
         staging.upload_keys(self.s3, processed_bucket, self.processed_dir, keys)
-        project, copy, to_sql = [], [], []
+        project, copy, copy_keys, to_sql = [], [], [], []
         export_dir = self.work / "export"
         limits: dict[str, int | None] = {}
         for rep in range(self.options.repeat):
@@ -323,6 +323,11 @@ class Bench:
             copy.append(
                 self.children.run("load_copy", ["--csv-dir", str(export_dir)], env=warehouse_env)
             )
+            copy_keys.append(
+                self.children.run(
+                    "load_copy", ["--csv-dir", str(export_dir), "--with-keys"], env=warehouse_env
+                )
+            )
             to_sql.append(
                 self.children.run(
                     "load_to_sql",
@@ -332,16 +337,20 @@ class Bench:
             )
             self.say(
                 f"load rep {rep + 1}: project {project[-1]['seconds']:.2f}s, "
-                f"COPY {copy[-1]['seconds']:.2f}s, to_sql {to_sql[-1]['seconds']:.2f}s"
+                f"COPY {copy[-1]['seconds']:.2f}s, COPY+keys {copy_keys[-1]['seconds']:.2f}s, "
+                f"to_sql {to_sql[-1]['seconds']:.2f}s"
             )
-        for result in project + copy:
+        for result in project + copy + copy_keys:
             if result["rows"] != project[0]["rows"]:
                 raise BenchError(f"loaded row counts differ between runs: {result['tables']}")
+        if any(result["keys_added"] == 0 for result in copy_keys):
+            raise BenchError("COPY+keys added no keys: the warehouse's star tables have none")
         sampled = any(v is not None for v in limits.values())
         self.delete_bucket(processed_bucket)
         return {
             "project": {**_method(project), "tables": project[-1]["tables"]},
             "copy": _method(copy),
+            "copy_keys": {**_method(copy_keys), "keys_added": copy_keys[-1]["keys_added"]},
             "to_sql": {
                 **_method(to_sql, sampled=sampled),
                 "sample_limits": limits if sampled else None,

@@ -3,6 +3,11 @@
 The tables are `LIKE` the project's star tables (same columns and types, no keys or
 indexes), in a scratch schema rebuilt before the clock starts; the CSV files were written
 from the same Parquet the loader reads, before this process started.
+
+With `--with-keys` the same COPYs are followed, in the same transaction and on the clock,
+by adding every key the warehouse's star tables have (primary, unique, then the 24 foreign
+keys, exactly as `pg_get_constraintdef` gives them): the limit for the loader's end state,
+where the bare COPY is the limit for its rows alone.
 """
 
 from __future__ import annotations
@@ -11,22 +16,43 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import pg8000.native
+
 from bench.measure import child_main, secret_from_env, timed
 from bench.source import quote_ident
 from bench.warehouse import LOAD_ORDER, recreate_scratch_schema, star_row_counts
 from local.services import connect_secret
 
 SCHEMA = "bench_copy"
+SCHEMA_WITH_KEYS = "bench_copy_keys"
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--csv-dir", required=True, type=Path)
+    parser.add_argument(
+        "--with-keys", action="store_true", help="add the star tables' keys after the COPYs"
+    )
+
+
+def star_keys(conn: pg8000.native.Connection) -> list[tuple[str, str, str]]:
+    """(table, name, definition) of the public star tables' keys: primary and unique keys
+    first, then foreign keys (which need the keys they refer to)."""
+    rows = conn.run(
+        "SELECT c.relname, k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k "
+        "JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'public' AND c.relname = ANY(:tables) AND k.contype IN ('p', 'u', 'f') "
+        "ORDER BY k.contype = 'f', c.relname, k.conname",
+        tables=list(LOAD_ORDER),
+    )
+    return [(table, name, definition) for table, name, definition in rows]
 
 
 def _work(args: argparse.Namespace) -> dict[str, Any]:
+    schema = SCHEMA_WITH_KEYS if args.with_keys else SCHEMA
     conn = connect_secret(secret_from_env("BENCH_WAREHOUSE_SECRET"))
     try:
-        recreate_scratch_schema(conn, SCHEMA)
+        keys = star_keys(conn) if args.with_keys else []
+        recreate_scratch_schema(conn, schema)
         with timed() as clock:
             conn.run("START TRANSACTION")
             for table in LOAD_ORDER:
@@ -35,16 +61,33 @@ def _work(args: argparse.Namespace) -> dict[str, Any]:
                     header = stream.readline().decode().rstrip("\r\n").split(",")
                     cols = ", ".join(quote_ident(c) for c in header)
                     conn.run(
-                        f"COPY {quote_ident(SCHEMA)}.{quote_ident(table)} ({cols}) "
+                        f"COPY {quote_ident(schema)}.{quote_ident(table)} ({cols}) "
                         f"FROM STDIN (FORMAT csv)",
                         stream=stream,
                     )
+            # the definitions name the tables they refer to unqualified: find the scratch ones
+            conn.run(f"SET LOCAL search_path = {quote_ident(schema)}")
+            for table, name, definition in keys:
+                conn.run(
+                    f"ALTER TABLE {quote_ident(schema)}.{quote_ident(table)} "
+                    f"ADD CONSTRAINT {quote_ident(name)} {definition}"
+                )
             conn.run("COMMIT")
-        tables = star_row_counts(conn, SCHEMA)
-        conn.run(f"DROP SCHEMA {quote_ident(SCHEMA)} CASCADE")
+        added = conn.run(
+            "SELECT count(*) FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace "
+            "WHERE n.nspname = :schema AND k.contype IN ('p', 'u', 'f')",
+            schema=schema,
+        )[0][0]
+        tables = star_row_counts(conn, schema)
+        conn.run(f"DROP SCHEMA {quote_ident(schema)} CASCADE")
     finally:
         conn.close()
-    return {"seconds": clock["seconds"], "rows": sum(tables.values()), "tables": tables}
+    return {
+        "seconds": clock["seconds"],
+        "rows": sum(tables.values()),
+        "tables": tables,
+        "keys_added": int(added),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

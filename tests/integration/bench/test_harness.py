@@ -39,6 +39,7 @@ METHOD_FIGURES = {
     ("transform", "duckdb"): ("seconds", "rows_per_s"),
     ("load", "project"): ("seconds", "rows_per_s", "peak_rss_mb"),
     ("load", "copy"): ("seconds", "rows_per_s", "peak_rss_mb"),
+    ("load", "copy_keys"): ("seconds", "rows_per_s", "peak_rss_mb"),
     ("load", "to_sql"): ("seconds", "rows_per_s", "peak_rss_mb"),
     ("incremental", "changed"): ("seconds", "queries"),
     ("incremental", "noop"): ("seconds", "queries"),
@@ -105,6 +106,8 @@ def test_every_stage_and_method_has_its_figures(bench_run: tuple[dict, str]) -> 
     assert results["incremental"]["changed"]["rows"] > 0
     assert set(results["transform"]["tables"]) == STAR_TABLES
     assert results["load"]["project"]["rows"] == results["load"]["copy"]["rows"]
+    assert results["load"]["project"]["rows"] == results["load"]["copy_keys"]["rows"]
+    assert results["load"]["copy_keys"]["keys_added"] == 3 * 2 + 24 + 8  # facts' + dims' keys
     _assert_spread(results["end_to_end"]["cycle_seconds"], "end_to_end.cycle_seconds")
     assert all(a["changed_rows"] > 0 for a in results["end_to_end"]["advances"])
     assert _is_number(results["end_to_end"]["first_cycle_seconds"])
@@ -125,6 +128,8 @@ def test_table_is_printed_with_ratios(bench_run: tuple[dict, str]) -> None:
         "bare COPY TO STDOUT (limit)",
         "Glue job",
         "awswrangler to_sql",
+        "bare COPY + the warehouse's keys",
+        "project/(COPY + the same keys)",
         "project/COPY",
         "project/pandas",
         "Glue/DuckDB",
