@@ -52,7 +52,7 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
 
 def _load_vs_copy_keys(results: dict[str, Any]) -> Any:
     """Throughput ratio of the loader to a bare COPY followed by adding the same keys (not a
-    summary key: the issue's limit is the bare COPY)."""
+    summary key: the summary's limit is the bare COPY)."""
     return ratio(
         _get(results, "load", "project", "rows_per_s", "median"),
         _get(results, "load", "copy_keys", "rows_per_s", "median"),
