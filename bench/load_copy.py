@@ -73,11 +73,6 @@ def _work(args: argparse.Namespace) -> dict[str, Any]:
                     f"ADD CONSTRAINT {quote_ident(name)} {definition}"
                 )
             conn.run("COMMIT")
-        added = conn.run(
-            "SELECT count(*) FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace "
-            "WHERE n.nspname = :schema AND k.contype IN ('p', 'u', 'f')",
-            schema=schema,
-        )[0][0]
         tables = star_row_counts(conn, schema)
         conn.run(f"DROP SCHEMA {quote_ident(schema)} CASCADE")
     finally:
@@ -86,7 +81,7 @@ def _work(args: argparse.Namespace) -> dict[str, Any]:
         "seconds": clock["seconds"],
         "rows": sum(tables.values()),
         "tables": tables,
-        "keys_added": int(added),
+        "keys_added": len(keys),  # each ADD CONSTRAINT above succeeded or raised
     }
 
 

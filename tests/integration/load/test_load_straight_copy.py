@@ -99,7 +99,7 @@ def test_a_key_another_table_refers_to_is_kept_and_that_table_is_left_alone(
     )
     kept = "SELECT conname, oid::text FROM pg_constraint WHERE conname = ANY(:names) ORDER BY 1"
     names = ["dim_staff_pkey", "staff_badge_staff_id_fkey", "dim_transaction_pkey"]
-    oids_before = wh_conn.run(kept, names=names)
+    oids_before = dict(wh_conn.run(kept, names=names))
     before = constraints(wh_conn)
     write_batch(s3, processed_bucket, PID_1, BATCH_1)
 
@@ -109,6 +109,6 @@ def test_a_key_another_table_refers_to_is_kept_and_that_table_is_left_alone(
     assert constraints(wh_conn) == before
     oids_after = dict(wh_conn.run(kept, names=names))
     # never dropped: the same catalog rows; dim_transaction, which only facts refer to, was
-    assert oids_after["dim_staff_pkey"] == dict(oids_before)["dim_staff_pkey"]
-    assert oids_after["staff_badge_staff_id_fkey"] == dict(oids_before)["staff_badge_staff_id_fkey"]
-    assert oids_after["dim_transaction_pkey"] != dict(oids_before)["dim_transaction_pkey"]
+    assert oids_after["dim_staff_pkey"] == oids_before["dim_staff_pkey"]
+    assert oids_after["staff_badge_staff_id_fkey"] == oids_before["staff_badge_staff_id_fkey"]
+    assert oids_after["dim_transaction_pkey"] != oids_before["dim_transaction_pkey"]
