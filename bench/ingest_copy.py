@@ -1,4 +1,10 @@
-"""The source's limit: bare `COPY (SELECT ...) TO STDOUT` of every table, drained to nothing."""
+"""The source's limit: bare `COPY (SELECT ...) TO STDOUT` of every table, drained to nothing.
+
+The rows are read as ingest reads them (ingest.copy_out, whole buffers of CopyData
+messages at a time), so the limit is what Postgres sends, not what pg8000's one-call-per-row
+loop can take: on a million-order source (3.0M rows) that loop costs 3.7 s of client CPU
+where the server needs 1.9 s; the drain takes 3.7 s through it and 2.5 s this way.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +13,18 @@ from typing import Any
 
 from bench.measure import child_main, secret_from_env, timed
 from bench.source import TOTESYS_TABLES, select_sql
+from ingest.copy_out import copy_rows_out
 from local.services import connect_secret
 
 
 class _Sink:
-    """A binary stream that discards what pg8000 writes to it, counting bytes."""
+    """Discards the rows it is handed, counting their bytes."""
 
     def __init__(self) -> None:
         self.bytes = 0
 
-    def write(self, data: bytes) -> int:
-        self.bytes += len(data)
-        return len(data)
+    def write_rows(self, rows: list[bytes]) -> None:
+        self.bytes += sum(map(len, rows))
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +40,7 @@ def _work(args: argparse.Namespace) -> dict[str, Any]:
             conn.run("START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             for table in TOTESYS_TABLES:
                 sql = select_sql(conn, table)
-                conn.run(f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)", stream=sink)
+                copy_rows_out(conn, f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)", sink)
                 rows[table] = int(conn.row_count)
             conn.run("COMMIT")
     finally:

@@ -49,7 +49,14 @@ def star_row_counts(conn: pg8000.native.Connection, schema: str = "public") -> d
 def recreate_scratch_schema(
     conn: pg8000.native.Connection, schema: str, *, like: str = "INCLUDING DEFAULTS"
 ) -> None:
-    """Empty copies of the star tables in `schema` (`LIKE public.<t>`; no foreign keys)."""
+    """Empty copies of the star tables in `schema` (`LIKE public.<t>`; no foreign keys).
+
+    The public star tables are made first by the loader's own migrations (a no-op when
+    they exist), so a baseline can run before the loader on a fresh warehouse database.
+    """
+    from loader.migrations import apply_migrations  # load_fn is on the children's path
+
+    apply_migrations(conn)
     conn.run(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
     conn.run(f"CREATE SCHEMA {quote_ident(schema)}")
     for table in STAR_TABLES:

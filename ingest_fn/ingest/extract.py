@@ -11,6 +11,7 @@ from typing import Any
 import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
+from ingest.copy_out import copy_rows_out
 from ingest.source import (
     SOURCE_SCHEMA,
     WATERMARK_COLUMN,
@@ -85,7 +86,7 @@ def extract_table(
         return TableExtract(spec, window, (), 0.0)
     writer = CsvPartWriter(open_part, part_rows=part_rows)
     try:
-        conn.run(copy_sql(spec, window), stream=writer)
+        copy_rows_out(conn, copy_sql(spec, window), writer)
         parts = writer.close()
     except (InterfaceError, DatabaseError, OSError) as exc:
         writer.abort()

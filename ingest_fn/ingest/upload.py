@@ -216,12 +216,12 @@ class GzipObjectWriter:
 
 
 class CsvPartWriter:
-    """The stream pg8000 writes COPY OUT rows to: one call per row, the header first.
+    """Where a table's COPY rows go (ingest.copy_out hands them on in blocks, in order).
 
-    Postgres sends one CopyData message per row, so each write() is one whole row (a CSV
-    row may hold newlines inside quotes, so rows are counted by call, not by newline).
-    Every part starts with the header; a part is opened at its first data row, so a
-    window with no rows writes no object at all.
+    The first row is the header. Every part starts with it; a part is opened at its first
+    data row, so a window with no rows writes no object at all. Rows are counted as
+    Postgres sends them, one CopyData message per CSV record, so a newline inside a
+    quoted value never miscounts.
     """
 
     def __init__(
@@ -248,23 +248,26 @@ class CsvPartWriter:
         """Data rows written so far (the header is not a row)."""
         return sum(part.rows for part in self.parts) + self._rows_in_part
 
-    def write(self, row: bytes) -> None:
-        """Take one row from COPY; start, fill and finish parts as the counts require."""
-        if self._header is None:
-            self._header = bytes(row)
-            return
-        part = self._part
-        if part is None:
-            part = self._part = self._open_part(len(self.parts))
-            self._chunk.append(self._header)
-            self._chunk_size += len(self._header)
-        self._chunk.append(row)
-        self._chunk_size += len(row)
-        self._rows_in_part += 1
-        if self._rows_in_part >= self._part_rows:
-            self._finish_part(part)
-        elif self._chunk_size >= self._chunk_bytes:
-            self._flush_chunk(part)
+    def write_rows(self, rows: list[bytes]) -> None:
+        """Take the next rows; start, fill and finish parts as the counts require."""
+        start = 0
+        if self._header is None and rows:
+            self._header = bytes(rows[0])
+            start = 1
+        total = len(rows)
+        while start < total:
+            part = self._part
+            if part is None:
+                part = self._part = self._open_part(len(self.parts))
+                self._add(self._header or b"")
+            stop = min(total, start + self._part_rows - self._rows_in_part)
+            self._add(b"".join(rows[start:stop]))
+            self._rows_in_part += stop - start
+            start = stop
+            if self._rows_in_part >= self._part_rows:
+                self._finish_part(part)
+            elif self._chunk_size >= self._chunk_bytes:
+                self._flush_chunk(part)
 
     def close(self) -> list[PartInfo]:
         """Finish the open part, if any; returns every part written, in order."""
@@ -278,6 +281,10 @@ class CsvPartWriter:
         self._chunk.clear()
         if part is not None:
             part.abort()
+
+    def _add(self, data: bytes) -> None:
+        self._chunk.append(data)
+        self._chunk_size += len(data)
 
     def _flush_chunk(self, part: GzipObjectWriter) -> None:
         part.write(b"".join(self._chunk))

@@ -90,3 +90,71 @@ def test_a_stage_brings_the_stages_whose_output_it_measures_on() -> None:
     assert resolve_stages(("load",)) == ("ingest", "transform", "load")
     assert resolve_stages(("end_to_end", "incremental")) == ("ingest", "incremental", "end_to_end")
     assert resolve_stages(("ingest",)) == ("ingest",)
+
+
+def test_each_method_goes_first_once_in_as_many_repetitions_keeping_their_order() -> None:
+    from bench.harness import in_turn
+
+    methods = ["project", "copy", "copy_keys", "to_sql"]
+
+    orders = [in_turn(methods, rep) for rep in range(5)]  # type: ignore[arg-type]
+
+    assert orders[0] == methods  # rep 0: the loader first, the baselines load its export
+    assert [order[0] for order in orders] == ["project", "copy", "copy_keys", "to_sql", "project"]
+    assert orders[2] == ["copy_keys", "to_sql", "project", "copy"]
+
+
+def test_a_baseline_on_a_fresh_warehouse_makes_the_star_tables_then_its_scratch_copies(
+    postgres,
+) -> None:
+    from bench.warehouse import STAR_TABLES, recreate_scratch_schema
+
+    conn = postgres.connect()
+    try:
+        recreate_scratch_schema(conn, "bench_scratch")
+        tables = conn.run(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_name = ANY(:names) ORDER BY 1, 2",
+            names=list(STAR_TABLES),
+        )
+        scratch_keys = conn.run(
+            "SELECT count(*) FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace "
+            "WHERE n.nspname = 'bench_scratch' AND k.contype IN ('p', 'u', 'f')"
+        )
+    finally:
+        conn.close()
+
+    assert tables == [["bench_scratch", t] for t in sorted(STAR_TABLES)] + [
+        ["public", t] for t in sorted(STAR_TABLES)
+    ]
+    assert scratch_keys == [[0]]  # LIKE ... INCLUDING DEFAULTS copies no keys
+
+
+def test_the_copy_baselines_run_first_on_a_fresh_warehouse_with_every_key(
+    make_database, tmp_path, monkeypatch
+) -> None:
+    """A repetition that runs the baselines before the loader finds no star tables yet."""
+    import json
+
+    from bench import load_copy
+    from bench.warehouse import LOAD_ORDER, loadable_columns
+    from loader.migrations import apply_migrations
+
+    other, fresh = make_database(), make_database()
+    conn = other.connect()
+    try:
+        apply_migrations(conn)
+        for table in LOAD_ORDER:  # header-only CSV files: the tables are made, nothing loaded
+            (tmp_path / f"{table}.csv").write_text(",".join(loadable_columns(conn, table)) + "\n")
+    finally:
+        conn.close()
+    monkeypatch.setenv("BENCH_WAREHOUSE_SECRET", json.dumps(fresh.secret))
+    results = {}
+    for name, extra in (("copy_keys", ["--with-keys"]), ("copy", [])):
+        out = tmp_path / f"{name}.json"
+        load_copy.main(["--out", str(out), "--csv-dir", str(tmp_path), *extra])
+        results[name] = json.loads(out.read_text())
+
+    assert results["copy"]["rows"] == results["copy_keys"]["rows"] == 0
+    assert results["copy"]["keys_added"] == 0
+    assert results["copy_keys"]["keys_added"] == 3 * 2 + 24 + 8  # facts' + dims' keys

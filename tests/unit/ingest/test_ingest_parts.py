@@ -53,9 +53,8 @@ def _rows(n: int) -> list[bytes]:
 def test_rows_split_into_parts_each_with_the_header() -> None:
     writer, opened = _writer(part_rows=3)
     rows = _rows(7)
-    writer.write(HEADER)
-    for row in rows:
-        writer.write(row)
+    writer.write_rows([HEADER, *rows[:2]])
+    writer.write_rows(rows[2:])
 
     parts = writer.close()
 
@@ -76,9 +75,8 @@ def test_rows_split_into_parts_each_with_the_header() -> None:
 
 def test_exact_multiple_of_part_rows_leaves_no_empty_part() -> None:
     writer, opened = _writer(part_rows=2)
-    writer.write(HEADER)
-    for row in _rows(4):
-        writer.write(row)
+    writer.write_rows([HEADER])
+    writer.write_rows(_rows(4))
 
     assert [p.rows for p in writer.close()] == [2, 2]
     assert len(opened) == 2
@@ -86,7 +84,8 @@ def test_exact_multiple_of_part_rows_leaves_no_empty_part() -> None:
 
 def test_header_only_writes_no_part() -> None:
     writer, opened = _writer(part_rows=2)
-    writer.write(HEADER)
+    writer.write_rows([HEADER])
+    writer.write_rows([])
 
     assert writer.close() == []
     assert opened == []
@@ -94,9 +93,9 @@ def test_header_only_writes_no_part() -> None:
 
 def test_rows_reach_the_part_in_chunks_not_one_by_one() -> None:
     writer, opened = _writer(part_rows=1000, chunk_bytes=40)
-    writer.write(HEADER)
+    writer.write_rows([HEADER])
     for row in _rows(20):
-        writer.write(row)
+        writer.write_rows([row])
     writer.close()
 
     [part] = opened
@@ -106,9 +105,7 @@ def test_rows_reach_the_part_in_chunks_not_one_by_one() -> None:
 
 def test_abort_aborts_the_open_part_only() -> None:
     writer, opened = _writer(part_rows=2)
-    writer.write(HEADER)
-    for row in _rows(3):
-        writer.write(row)
+    writer.write_rows([HEADER, *_rows(3)])
 
     writer.abort()
 
@@ -138,10 +135,14 @@ def test_any_row_sizes_split_exactly_at_part_rows_and_keep_every_byte(seed: int)
     part_rows = rng.randint(1, 700)
     rows = [b"x" * rng.choice([1, 5, 80, 3000]) + b"\n" for _ in range(rng.randint(0, 3000))]
     writer, opened = _writer(part_rows=part_rows, chunk_bytes=rng.choice([40, 4096, 1 << 20]))
-    writer.write(HEADER)
-    for n, row in enumerate(rows, 1):
-        writer.write(row)
-        assert writer.rows == n
+    stream = [HEADER, *rows]
+    written = 0
+    while written < len(stream):  # blocks as ingest.copy_out hands them on, of any length
+        size = rng.choice([0, 1, 2, 79, 1000])
+        writer.write_rows(stream[written : written + size])
+        written = min(len(stream), written + size)
+        assert writer.rows == max(0, written - 1)
+    writer.write_rows([])
 
     parts = writer.close()
 

@@ -1,0 +1,123 @@
+"""`COPY ... TO STDOUT` read in blocks of rows instead of one Python call per row.
+
+Postgres sends a COPY OUT as one CopyData message per row. pg8000 reads each through its
+generic message loop (two socket reads, a header unpack, a handler lookup and a stream
+write per row): on a million-order ToteSys (3.0M rows, 283 MB of CSV) that loop alone
+is 3.7 s of client CPU, more than the server needs to produce the rows (1.9 s).
+
+While a COPY runs, this module takes pg8000's CopyOutResponse handler: it walks the
+CopyData messages already in the connection's read buffer, takes them off it in one
+read, and hands them on as a list of rows (1.3-1.6 s for the same rows). It stops at the
+first message that is not CopyData (CopyDone, an ErrorResponse, a NoticeResponse) and
+leaves it unread, so pg8000's own loop handles the end of the COPY and every error
+exactly as it does without this module. Nothing past a CopyData message is ever consumed.
+
+It relies on two pg8000 internals, the buffered socket file (`_sock`) and the message
+table (`message_types`); the pinned pg8000 has both, and `copy_rows_out` raises at once
+if a version does not.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import pg8000.native
+from pg8000.core import COPY_OUT_RESPONSE
+from pg8000.exceptions import InterfaceError
+
+COPY_DATA = ord("d")
+_LENGTH = struct.Struct("!i")  # a message's length field counts itself, not the type byte
+_BUFFER_BYTES = 1 << 16  # what one peek asks for; the socket file's buffer caps it (8 KiB)
+
+
+class RowSink(Protocol):
+    """Takes a COPY's rows in order, in blocks (the first row of a CSV HEADER COPY is the
+    header); each row is one whole CSV record, newlines inside quotes included."""
+
+    def write_rows(self, rows: list[bytes]) -> None: ...
+
+
+def copy_rows_out(conn: pg8000.native.Connection, sql: str, sink: RowSink) -> None:
+    """Run `sql` (a `COPY ... TO STDOUT`) on `conn`, handing its rows to `sink` in blocks.
+
+    Errors are pg8000's own: a failing query raises DatabaseError with the connection
+    still usable; a lost connection raises InterfaceError; an error raised by the sink
+    propagates and leaves the COPY unread on the socket (the caller must close it).
+    """
+    handlers = getattr(conn, "message_types", None)
+    sock = getattr(conn, "_sock", None)
+    if not isinstance(handlers, dict) or not hasattr(sock, "peek"):
+        raise TypeError(
+            "this pg8000 has no buffered socket file or message table: "
+            "ingest.copy_out needs the pinned pg8000 (1.31)"
+        )
+    pg8000_handler: Callable[[bytes, Any], None] = handlers[COPY_OUT_RESPONSE]
+
+    def copy_out_response(data: bytes, context: Any) -> None:
+        pg8000_handler(data, context)  # checks the stream, as without this module
+        _read_copy_data(sock, sink)
+
+    handlers[COPY_OUT_RESPONSE] = copy_out_response
+    try:
+        conn.run(sql, stream=_OneRow(sink))
+    finally:
+        handlers[COPY_OUT_RESPONSE] = pg8000_handler
+
+
+class _OneRow:
+    """The binary stream pg8000 is given: a CopyData it reads itself is a block of one row."""
+
+    def __init__(self, sink: RowSink) -> None:
+        self._sink = sink
+
+    def write(self, data: bytes) -> None:
+        self._sink.write_rows([data])
+
+
+def _read_copy_data(sock: Any, sink: RowSink) -> None:
+    """Hand on every CopyData message from here on; return at the first other message."""
+    unpack = _LENGTH.unpack_from
+    while True:
+        buffer = _peek(sock)
+        end = len(buffer)
+        position = 0
+        rows = []
+        while end - position >= 5 and buffer[position] == COPY_DATA:
+            stop = position + 1 + unpack(buffer, position + 1)[0]
+            if stop > end:
+                break
+            rows.append(buffer[position + 5 : stop])
+            position = stop
+        if rows:
+            _read_exactly(sock, position)  # take off the buffer what was handed on
+            sink.write_rows(rows)
+        elif buffer[0] != COPY_DATA:
+            return  # pg8000's loop reads it: CopyDone, then CommandComplete, or an error
+        else:  # one CopyData longer than what is buffered: read it whole
+            header = _read_exactly(sock, 5)
+            sink.write_rows([_read_exactly(sock, unpack(header, 1)[0] - 4)])
+
+
+def _peek(sock: Any) -> bytes:
+    try:
+        buffer: bytes = sock.peek(_BUFFER_BYTES)
+    except OSError as exc:
+        raise InterfaceError("network error") from exc
+    if not buffer:
+        raise InterfaceError("network error: the server closed the connection in a COPY")
+    return buffer
+
+
+def _read_exactly(sock: Any, size: int) -> bytes:
+    data = b""
+    try:
+        while len(data) < size:
+            block: bytes = sock.read(size - len(data))
+            if not block:
+                raise InterfaceError("network error: the server closed the connection in a COPY")
+            data += block
+    except OSError as exc:
+        raise InterfaceError("network error") from exc
+    return data
