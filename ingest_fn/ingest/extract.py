@@ -1,4 +1,11 @@
-"""One table's window streamed out of Postgres with COPY into gzip CSV parts in S3."""
+"""One table's window streamed out of Postgres with COPY into gzip CSV parts in S3.
+
+extract_table returns once the COPY has been read, while the table's last object may
+still be compressing and uploading in its own thread; TableCopy.wait() waits for it. The
+run reads the next table meanwhile, so an object's upload tail (its last part and the
+CompleteMultipartUpload, or its one PutObject) overlaps the next COPY instead of
+following it.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +38,7 @@ class TableExtract:
     window: Window
     parts: tuple[PartInfo, ...]
     seconds: float
+    """Reading the table's window out of Postgres (its uploads overlap what follows)."""
 
     @property
     def rows(self) -> int:
@@ -72,6 +80,32 @@ def copy_sql(spec: TableSpec, window: Window) -> str:
     return f"COPY ({select}) TO STDOUT (FORMAT csv, HEADER)"
 
 
+@dataclass
+class TableCopy:
+    """A table's window read out of Postgres; its objects may still be uploading."""
+
+    spec: TableSpec
+    window: Window
+    writer: CsvPartWriter | None
+    seconds: float
+
+    def wait(self) -> TableExtract:
+        """Wait for every object of the table; a failed upload aborts the others and raises."""
+        if self.writer is None:
+            return TableExtract(self.spec, self.window, (), self.seconds)
+        try:
+            parts = self.writer.close()
+        except BaseException:
+            self.writer.abort()
+            raise
+        return TableExtract(self.spec, self.window, tuple(parts), self.seconds)
+
+    def abort(self) -> None:
+        """Abort every upload of the table not yet complete (another table failed)."""
+        if self.writer is not None:
+            self.writer.abort()
+
+
 def extract_table(
     conn: pg8000.native.Connection,
     spec: TableSpec,
@@ -79,15 +113,15 @@ def extract_table(
     open_part: Callable[[int], GzipObjectWriter],
     *,
     part_rows: int,
-) -> TableExtract:
+) -> TableCopy:
     """Stream a table's window into parts; on any failure abort the open upload and raise."""
     started = time.perf_counter()
     if window.is_empty:
-        return TableExtract(spec, window, (), 0.0)
+        return TableCopy(spec, window, None, 0.0)
     writer = CsvPartWriter(open_part, part_rows=part_rows)
     try:
         copy_rows_out(conn, copy_sql(spec, window), writer)
-        parts = writer.close()
+        writer.finish()
     except (InterfaceError, DatabaseError, OSError) as exc:
         writer.abort()
         raise database_error(exc, f"extracting {spec.name}") from exc
@@ -98,7 +132,7 @@ def extract_table(
         writer.abort()
         _discard(conn)
         raise
-    return TableExtract(spec, window, tuple(parts), time.perf_counter() - started)
+    return TableCopy(spec, window, writer, time.perf_counter() - started)
 
 
 def _discard(conn: pg8000.native.Connection) -> None:

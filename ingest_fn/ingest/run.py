@@ -16,11 +16,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pg8000.exceptions import InterfaceError
 
 from ingest.exceptions import ClockError, UploadError
-from ingest.extract import TableExtract, extract_table
+from ingest.extract import TableCopy, TableExtract, extract_table
 from ingest.layout import batch_id_for, part_key
 from ingest.manifest import build_manifest, write_manifest
 from ingest.settings import Settings
-from ingest.source import describe_tables, hold_run_lock, snapshot
+from ingest.source import TableSpec, describe_tables, hold_run_lock, snapshot
 from ingest.upload import GzipObjectWriter
 from ingest.watermarks import IngestState, read_watermarks, write_watermarks
 from ingest.window import Window, format_timestamp, parse_timestamp
@@ -106,18 +106,31 @@ def ingest_batch(
             )
         hi = format_timestamp(now - dt.timedelta(seconds=settings.commit_lag_seconds))
         specs = describe_tables(conn, settings.tables)
+        copies: dict[str, TableCopy] = {}
         extracts: dict[str, TableExtract] = {}
-        for table in settings.tables:
-            window = window_for(table, previous.watermarks.get(table), hi)
-            extract = extract_table(
-                conn,
-                specs[table],
-                window,
-                partial(_open_part, s3, bucket, table, batch_id),
-                part_rows=settings.part_rows,
-            )
-            extracts[table] = extract
-            _log_extract(table, extract)
+        try:
+            for table in _largest_first(specs):
+                # The previous table's uploads finish during this COPY; older ones are
+                # waited for first, so at most two tables' objects are ever in memory.
+                for name in list(copies)[:-1]:
+                    extracts[name] = copies.pop(name).wait()
+                window = window_for(table, previous.watermarks.get(table), hi)
+                copies[table] = extract_table(
+                    conn,
+                    specs[table],
+                    window,
+                    partial(_open_part, s3, bucket, table, batch_id),
+                    part_rows=settings.part_rows,
+                )
+            for name in list(copies):
+                extracts[name] = copies.pop(name).wait()
+        except BaseException:
+            for copy in copies.values():
+                copy.abort()
+            raise
+    extracts = {table: extracts[table] for table in settings.tables}  # the manifest's order
+    for table, extract in extracts.items():
+        _log_extract(table, extract)
     rows = {table: extract.rows for table, extract in extracts.items()}
     total_bytes = sum(extract.bytes for extract in extracts.values())
     if not any(rows.values()):
@@ -151,6 +164,15 @@ def ingest_batch(
         },
     )
     return IngestSummary(batch_id, key, hi, rows, total_bytes, seconds)
+
+
+def _largest_first(specs: dict[str, TableSpec]) -> list[str]:
+    """The tables by the planner's row estimate, largest first (ties in settings order).
+
+    The run's last upload cannot overlap anything: ending with the smallest tables makes
+    that tail short (100,000 orders: payment last left 0.05 s of waiting after the COPYs).
+    """
+    return sorted(specs, key=lambda table: -specs[table].estimated_rows)
 
 
 def window_for(table: str, lo: str | None, hi: str) -> Window:

@@ -40,7 +40,7 @@ ORDER BY c.table_name, c.ordinal_position
 # pg_catalog, not information_schema.table_constraints: the latter hides constraints from a
 # role that has only SELECT on a table, which is exactly how a read-only ingest user reads.
 _PRIMARY_KEY_SQL = """
-SELECT c.relname::text, a.attname::text
+SELECT c.relname::text, a.attname::text, c.reltuples::float8
 FROM pg_catalog.pg_index AS i
 JOIN pg_catalog.pg_class AS c ON c.oid = i.indrelid
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
@@ -81,6 +81,8 @@ class TableSpec:
     name: str
     columns: tuple[Column, ...]
     primary_key: str
+    estimated_rows: float = 0.0
+    """pg_class.reltuples, the planner's estimate (-1: never analysed); orders the run only."""
 
 
 def quote_identifier(name: str) -> str:
@@ -158,8 +160,10 @@ def describe_tables(
             Column(name, data_type, udt_name, bool(nullable), precision, scale)
         )
     keys: dict[str, list[str]] = {}
-    for table, name in key_rows:
+    estimates: dict[str, float] = {}
+    for table, name, estimate in key_rows:
         keys.setdefault(table, []).append(name)
+        estimates[table] = float(estimate)
     missing = [table for table in tables if table not in columns]
     if missing:
         raise SourceSchemaError(
@@ -176,5 +180,5 @@ def describe_tables(
             raise SourceSchemaError(
                 f"source table {table!r} must have a one-column primary key, has {key!r}"
             )
-        specs[table] = TableSpec(table, tuple(columns[table]), key[0])
+        specs[table] = TableSpec(table, tuple(columns[table]), key[0], estimates[table])
     return specs

@@ -70,7 +70,8 @@ class GzipObjectWriter:
     """One S3 object, gzip-compressed as it is written; abort() leaves nothing behind.
 
     write() hands chunks to the object's own thread, which compresses them in order and
-    uploads a part whenever enough compressed bytes wait. A failure there is raised by the
+    uploads a part whenever enough compressed bytes wait; finish() queues the end of the
+    object there without waiting for it, close() waits. A failure there is raised by the
     next write() or by close(); after it the thread does nothing more.
     """
 
@@ -95,6 +96,7 @@ class GzipObjectWriter:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gzip-upload")
         self._queued: deque[Future[None]] = deque()
         self._failed = False
+        self._finishing = False
         self.csv_bytes = 0
         self.bytes = 0
 
@@ -103,9 +105,15 @@ class GzipObjectWriter:
         self.csv_bytes += len(data)
         self._submit(self._compress, data)
 
+    def finish(self) -> None:
+        """Queue the end of the gzip stream and of the upload; close() waits for it."""
+        if not self._finishing:
+            self._finishing = True
+            self._submit(self._finish)
+
     def close(self) -> int:
         """Finish the gzip stream and the upload; returns the object's size in bytes."""
-        self._submit(self._finish)
+        self.finish()
         while self._queued:
             self._queued.popleft().result()  # a failure leaves the upload for abort()
         self._thread.shutdown()
@@ -222,6 +230,9 @@ class CsvPartWriter:
     data row, so a window with no rows writes no object at all. Rows are counted as
     Postgres sends them, one CopyData message per CSV record, so a newline inside a
     quoted value never miscounts.
+
+    A full part finishes uploading while the next one fills; the one before it is waited
+    for first, so at most two parts of a table are in memory whatever its size.
     """
 
     def __init__(
@@ -241,12 +252,14 @@ class CsvPartWriter:
         self._rows_in_part = 0
         self._chunk: list[bytes] = []
         self._chunk_size = 0
-        self.parts: list[PartInfo] = []
+        self._finishing: tuple[GzipObjectWriter, int] | None = None  # (part, rows)
+        self.parts: list[PartInfo] = []  # finished and uploaded, in order
 
     @property
     def rows(self) -> int:
         """Data rows written so far (the header is not a row)."""
-        return sum(part.rows for part in self.parts) + self._rows_in_part
+        finishing = self._finishing[1] if self._finishing else 0
+        return sum(part.rows for part in self.parts) + finishing + self._rows_in_part
 
     def write_rows(self, rows: list[bytes]) -> None:
         """Take the next rows; start, fill and finish parts as the counts require."""
@@ -258,7 +271,7 @@ class CsvPartWriter:
         while start < total:
             part = self._part
             if part is None:
-                part = self._part = self._open_part(len(self.parts))
+                part = self._part = self._open_part(len(self.parts) + bool(self._finishing))
                 self._add(self._header or b"")
             stop = min(total, start + self._part_rows - self._rows_in_part)
             self._add(b"".join(rows[start:stop]))
@@ -269,17 +282,26 @@ class CsvPartWriter:
             elif self._chunk_size >= self._chunk_bytes:
                 self._flush_chunk(part)
 
-    def close(self) -> list[PartInfo]:
-        """Finish the open part, if any; returns every part written, in order."""
+    def finish(self) -> None:
+        """Finish the open part, if any, without waiting for its upload to end."""
         if self._part is not None:
             self._finish_part(self._part)
+
+    def close(self) -> list[PartInfo]:
+        """Finish the open part and wait for every upload; returns every part, in order."""
+        self.finish()
+        self._wait_finishing()
         return list(self.parts)
 
     def abort(self) -> None:
-        """Abort the open part's upload; parts already finished stay (no manifest names them)."""
-        part, self._part = self._part, None
+        """Abort every upload not yet complete: no half object and no stored parts remain.
+        Parts already complete stay (no manifest names them)."""
+        parts = [self._finishing[0]] if self._finishing else []
+        if self._part is not None:
+            parts.append(self._part)
+        self._finishing = self._part = None
         self._chunk.clear()
-        if part is not None:
+        for part in parts:
             part.abort()
 
     def _add(self, data: bytes) -> None:
@@ -293,7 +315,15 @@ class CsvPartWriter:
 
     def _finish_part(self, part: GzipObjectWriter) -> None:
         self._flush_chunk(part)
-        part.close()
-        self.parts.append(PartInfo(part.key, self._rows_in_part, part.bytes, part.csv_bytes))
+        part.finish()
+        self._wait_finishing()
+        self._finishing = (part, self._rows_in_part)
         self._part = None
         self._rows_in_part = 0
+
+    def _wait_finishing(self) -> None:
+        if self._finishing is not None:
+            part, rows = self._finishing
+            size = part.close()  # raises the upload's failure; abort() then cleans up
+            self._finishing = None
+            self.parts.append(PartInfo(part.key, rows, size, part.csv_bytes))

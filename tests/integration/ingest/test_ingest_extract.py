@@ -25,7 +25,7 @@ def _extract(conn, s3, bucket, window: Window, tag: str):
     def open_part(part: int) -> GzipObjectWriter:
         return GzipObjectWriter(s3, bucket, f"{tag}/part-{part:05d}.csv.gz")
 
-    result = extract_table(conn, spec, window, partial(open_part), part_rows=100)
+    result = extract_table(conn, spec, window, partial(open_part), part_rows=100).wait()
     return result, [read_part(s3, bucket, part.key) for part in result.parts]
 
 

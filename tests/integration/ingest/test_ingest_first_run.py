@@ -216,3 +216,33 @@ def test_manifest_is_written_after_every_object_and_state_after_it(
         key for key in all_keys(s3, bucket) if not key.startswith("_")
     )
     assert len(keys[:-2]) == 11
+
+
+def test_tables_are_read_largest_first_and_reported_in_the_settings_order(
+    totesys, ingest, s3, bucket, monkeypatch
+) -> None:
+    import ingest.run as run
+
+    totesys.run("ANALYZE")
+    estimates = dict(
+        totesys.run(
+            "SELECT relname::text, reltuples::float8 FROM pg_class "
+            "WHERE relname = ANY(:names) AND relkind = 'r'",
+            names=list(TOTESYS_TABLES),
+        )
+    )
+    read: list[str] = []
+    extract_table = run.extract_table
+
+    def recording(conn: Any, spec: Any, *args: Any, **kwargs: Any) -> Any:
+        read.append(spec.name)
+        return extract_table(conn, spec, *args, **kwargs)
+
+    monkeypatch.setattr(run, "extract_table", recording)
+
+    summary = ingest()
+
+    assert read == sorted(TOTESYS_TABLES, key=lambda table: -estimates[table])
+    assert read[:4] == ["transaction", "payment", "sales_order", "purchase_order"]
+    assert list(summary.rows) == list(TOTESYS_TABLES)
+    assert sorted(manifests(s3, bucket)[0]["tables"]) == sorted(TOTESYS_TABLES)

@@ -19,15 +19,21 @@ class FakePart:
     def __init__(self, key: str) -> None:
         self.key = key
         self.chunks: list[bytes] = []
-        self.closed = self.aborted = False
+        self.finished = self.closed = self.aborted = self.failed = False
         self.bytes = self.csv_bytes = 0
 
     def write(self, data: bytes) -> None:
-        assert not self.closed
+        assert not self.finished
         self.chunks.append(data)
         self.csv_bytes += len(data)
 
+    def finish(self) -> None:
+        self.finished = True
+
     def close(self) -> int:
+        assert self.finished
+        if self.failed:
+            raise OSError(f"upload of {self.key} failed")
         self.closed = True
         self.bytes = self.csv_bytes // 2
         return self.bytes
@@ -103,13 +109,36 @@ def test_rows_reach_the_part_in_chunks_not_one_by_one() -> None:
     assert all(len(chunk) >= 40 for chunk in part.chunks[:-1])
 
 
-def test_abort_aborts_the_open_part_only() -> None:
+def test_a_full_part_uploads_while_the_next_fills_and_the_one_before_is_waited_for() -> None:
+    writer, opened = _writer(part_rows=2)
+    writer.write_rows([HEADER, *_rows(5)])
+
+    # part 0 was waited for when part 1 finished; part 1 uploads while part 2 fills
+    assert [(p.finished, p.closed) for p in opened] == [(True, True), (True, False), (False, False)]
+    assert [p.rows for p in writer.parts] == [2]
+    assert writer.rows == 5
+    writer.finish()
+    assert [(p.finished, p.closed) for p in opened] == [(True, True), (True, True), (True, False)]
+    assert [p.rows for p in writer.close()] == [2, 2, 1]
+    assert all(p.closed for p in opened)
+
+
+def test_a_failed_upload_is_raised_when_the_next_part_finishes() -> None:
     writer, opened = _writer(part_rows=2)
     writer.write_rows([HEADER, *_rows(3)])
+    opened[0].failed = True
+
+    with pytest.raises(OSError, match="upload of part-00000 failed"):
+        writer.write_rows(_rows(1))
+
+
+def test_abort_aborts_every_upload_not_yet_complete() -> None:
+    writer, opened = _writer(part_rows=2)
+    writer.write_rows([HEADER, *_rows(5)])
 
     writer.abort()
 
-    assert [(p.closed, p.aborted) for p in opened] == [(True, False), (False, True)]
+    assert [(p.closed, p.aborted) for p in opened] == [(True, False), (False, True), (False, True)]
 
 
 def test_part_rows_must_be_positive() -> None:
