@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import socket
+import ssl
 from typing import Any
 
 import pytest
-from pg8000.exceptions import DatabaseError
+from pg8000.exceptions import DatabaseError, InterfaceError
 
+import pipeline_common.postgres as pg_postgres
+from pipeline_common.errors import DatabaseUnavailableError
 from pipeline_common.postgres import connect
 from pipeline_common.secrets import DbSecret
 
@@ -62,3 +65,97 @@ def test_a_refused_start_up_raises_and_closes_the_socket(
         connect(secret, application_name="test", ssl_context=False)
     [sock] = sockets
     assert sock.fileno() == -1
+
+
+def _server_has_tls(postgres: Any) -> bool:
+    conn = postgres.connect()
+    try:
+        return bool(conn.run("SHOW ssl")[0][0] == "on")
+    finally:
+        conn.close()
+
+
+def test_preferred_tls_on_a_server_without_it_is_plain_text_and_builds_no_context(
+    postgres: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if _server_has_tls(postgres):
+        pytest.skip("this Postgres offers TLS")
+    built: list[object] = []
+    real = ssl.create_default_context
+    monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: built.append(1) or real())
+    pg_postgres._unverified.cache_clear()
+
+    conn = connect(tcp_secret(postgres), application_name="test")
+    try:
+        in_tls = conn.run("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+    finally:
+        conn.close()
+
+    assert in_tls == [[False]]
+    assert built == []  # pg8000 alone builds a CA-loaded context for every connection
+
+
+def test_required_tls_on_a_server_without_it_is_refused_and_the_socket_closed(
+    postgres: Any, sockets: list[socket.socket]
+) -> None:
+    if _server_has_tls(postgres):
+        pytest.skip("this Postgres offers TLS")
+    with pytest.raises(DatabaseUnavailableError, match="Server refuses SSL"):
+        connect(tcp_secret(postgres), application_name="test", ssl_context=True)
+    assert sockets[-1].fileno() == -1  # (the one before it asked the server about TLS)
+
+
+@pytest.fixture
+def wrapped(monkeypatch: pytest.MonkeyPatch) -> list[tuple[ssl.SSLContext, socket.socket, str]]:
+    """Every SSLContext.wrap_socket call, made to return the plain socket (no handshake:
+    the peer here is a socketpair, not a TLS server)."""
+    calls: list[tuple[ssl.SSLContext, socket.socket, str]] = []
+
+    def wrap_socket(self: ssl.SSLContext, sock: socket.socket, server_hostname: str) -> Any:
+        calls.append((self, sock, server_hostname))
+        return sock
+
+    monkeypatch.setattr(ssl.SSLContext, "wrap_socket", wrap_socket)
+    pg_postgres._unverified.cache_clear()
+    return calls
+
+
+@pytest.mark.parametrize("answer", [b"S", b"N"])
+def test_tls_is_asked_for_with_the_protocols_ssl_request_and_a_given_context_used(
+    answer: bytes, wrapped: list[tuple[ssl.SSLContext, socket.socket, str]]
+) -> None:
+    context = ssl.create_default_context()
+    client, server = socket.socketpair()
+    with client, server:
+        server.sendall(answer)
+
+        if answer == b"S":
+            assert pg_postgres.negotiate_tls(client, "db.example", context) is client
+        else:
+            with pytest.raises(InterfaceError, match="Server refuses SSL"):
+                pg_postgres.negotiate_tls(client, "db.example", context)
+
+        assert server.recv(8) == bytes.fromhex("0000000804d2162f")  # length 8, code 80877103
+    assert wrapped == ([(context, client, "db.example")] if answer == b"S" else [])
+
+
+def test_preferred_tls_a_server_accepts_uses_one_unverified_context_per_process(
+    wrapped: list[tuple[ssl.SSLContext, socket.socket, str]],
+) -> None:
+    for _ in range(2):
+        client, server = socket.socketpair()
+        with client, server:
+            server.sendall(b"S")
+            assert pg_postgres.negotiate_tls(client, "db.example", None) is client
+
+    (first, _, _), (second, _, _) = wrapped
+    assert first is second
+    assert first.verify_mode == ssl.CERT_NONE and first.check_hostname is False
+
+
+def test_an_answer_that_is_not_s_or_n_is_an_error() -> None:
+    client, server = socket.socketpair()
+    with client, server:
+        server.sendall(b"E")
+        with pytest.raises(InterfaceError, match="unexpected answer to the SSL request: b'E'"):
+            pg_postgres.negotiate_tls(client, "db.example", None)
