@@ -17,7 +17,7 @@ DEFAULT_OUT = Path(__file__).with_name("results.json")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--orders", type=int, default=1_000_000, help="orders to generate")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per measurement")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON path")
     parser.add_argument(
