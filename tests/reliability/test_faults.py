@@ -97,11 +97,13 @@ def test_source_dropping_mid_extract_commits_nothing(
 ) -> None:
     manifests = rig.ingest_manifests()
     killed: list[int] = []
+    once = threading.Lock()  # uploads of two tables run at once, each in its own thread
 
     def kill_source_session(**_: Any) -> None:
         # The first part upload: the source goes away between two rows or two tables.
-        if not killed:
-            killed.append(rig.terminate(rig.source_db, "totesys-ingest"))
+        with once:
+            if not killed:
+                killed.append(rig.terminate(rig.source_db, "totesys-ingest"))
 
     with rig.hook(rig.ingest_s3(), "before-send.s3.PutObject", kill_source_session):
         rig.failing_cycle("ingest", r"source (connection lost|failed) while extracting \w+")
@@ -411,10 +413,12 @@ def test_source_dropping_while_a_large_copy_streams_commits_nothing(
     manifests = rig.ingest_manifests()
     before = _s3_keys(rig, NAMES.ingest_bucket)
     killed: list[int] = []
+    once = threading.Lock()  # a part uploads while the next one fills, in its own thread
 
     def kill_at_first_design_part(request: Any, **_: Any) -> None:
-        if "/design/" in request.url and not killed:
-            killed.append(rig.terminate(rig.source_db, "totesys-ingest"))
+        with once:
+            if "/design/" in request.url and not killed:
+                killed.append(rig.terminate(rig.source_db, "totesys-ingest"))
 
     with rig.hook(rig.ingest_s3(), "before-send.s3.PutObject", kill_at_first_design_part):
         rig.failing_cycle("ingest", r"source (connection lost|failed) while extracting design")
