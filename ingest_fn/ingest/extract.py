@@ -114,7 +114,8 @@ def extract_table(
     *,
     part_rows: int,
 ) -> TableCopy:
-    """Stream a table's window into parts; on any failure abort the open upload and raise."""
+    """Stream a table's window into parts; returns once the COPY is read (TableCopy.wait()
+    waits for the uploads). On any failure the uploads are aborted and the error raised."""
     started = time.perf_counter()
     if window.is_empty:
         return TableCopy(spec, window, None, 0.0)

@@ -128,7 +128,7 @@ def ingest_batch(
             for copy in copies.values():
                 copy.abort()
             raise
-    extracts = {table: extracts[table] for table in settings.tables}  # the manifest's order
+    extracts = {table: extracts[table] for table in settings.tables}  # reported in this order
     for table, extract in extracts.items():
         _log_extract(table, extract)
     rows = {table: extract.rows for table, extract in extracts.items()}
