@@ -12,9 +12,10 @@ first message that is not CopyData (CopyDone, an ErrorResponse, a NoticeResponse
 leaves it unread, so pg8000's own loop handles the end of the COPY and every error
 exactly as it does without this module. Nothing past a CopyData message is ever consumed.
 
-It relies on two pg8000 internals, the buffered socket file (`_sock`) and the message
-table (`message_types`); the pinned pg8000 has both, and `copy_rows_out` raises at once
-if a version does not.
+It relies on pg8000 internals: the buffered socket file (`_sock`), the message table
+(`message_types`) and its exact-read helper (`_read`, which turns a short read or a socket
+error into InterfaceError); the pinned pg8000 has them, and `copy_rows_out` raises at once
+if a version lacks the first two.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import pg8000.native
-from pg8000.core import COPY_OUT_RESPONSE
+from pg8000.core import COPY_OUT_RESPONSE, _read
 from pg8000.exceptions import InterfaceError
 
 COPY_DATA = ord("d")
@@ -91,13 +92,13 @@ def _read_copy_data(sock: Any, sink: RowSink) -> None:
             rows.append(buffer[position + 5 : stop])
             position = stop
         if rows:
-            _read_exactly(sock, position)  # take off the buffer what was handed on
+            _read(sock, position)  # take off the buffer what was handed on
             sink.write_rows(rows)
         elif buffer[0] != COPY_DATA:
             return  # pg8000's loop reads it: CopyDone, then CommandComplete, or an error
         else:  # one CopyData longer than what is buffered: read it whole
-            header = _read_exactly(sock, 5)
-            sink.write_rows([_read_exactly(sock, unpack(header, 1)[0] - 4)])
+            header = _read(sock, 5)
+            sink.write_rows([_read(sock, unpack(header, 1)[0] - 4)])
 
 
 def _peek(sock: Any) -> bytes:
@@ -108,16 +109,3 @@ def _peek(sock: Any) -> bytes:
     if not buffer:
         raise InterfaceError("network error: the server closed the connection in a COPY")
     return buffer
-
-
-def _read_exactly(sock: Any, size: int) -> bytes:
-    data = b""
-    try:
-        while len(data) < size:
-            block: bytes = sock.read(size - len(data))
-            if not block:
-                raise InterfaceError("network error: the server closed the connection in a COPY")
-            data += block
-    except OSError as exc:
-        raise InterfaceError("network error") from exc
-    return data
