@@ -13,6 +13,7 @@ def test_tcp_dsn_becomes_the_secret_shape_awswrangler_reads() -> None:
         "dbname": "totesys",
         "username": "etl",
         "password": "p@ss",
+        "sslmode": "prefer",
     }
 
 
@@ -24,6 +25,7 @@ def test_dsn_without_password_or_port_uses_defaults() -> None:
         "dbname": "wh",
         "username": "postgres",
         "password": "",
+        "sslmode": "prefer",
     }
 
 
@@ -42,6 +44,8 @@ def test_round_trip_with_special_characters() -> None:
         "dbname": "d b",
         "username": "u:x",
         "password": "a/b@c",
+        "sslmode": "verify-full",
+        "sslrootcert": "/etc/ca dir/root.crt",
     }
     assert dsn_to_secret(secret_to_dsn(secret)) == secret
 
@@ -49,3 +53,16 @@ def test_round_trip_with_special_characters() -> None:
 def test_other_schemes_are_refused() -> None:
     with pytest.raises(DsnError, match="postgresql://"):
         dsn_to_secret("mysql://root@localhost/db")
+
+
+def test_sslmode_and_sslrootcert_are_read_as_libpq_reads_them() -> None:
+    secret = dsn_to_secret("postgresql://u@db/x?sslmode=verify-ca&sslrootcert=/ca/rds.pem")
+    assert (secret["sslmode"], secret["sslrootcert"]) == ("verify-ca", "/ca/rds.pem")
+    assert dsn_to_secret(secret_to_dsn(secret)) == secret
+
+
+def test_an_unescaped_slash_in_the_password_is_refused_without_quoting_it() -> None:
+    with pytest.raises(DsnError, match="invalid port") as caught:
+        dsn_to_secret("postgresql://etl:hunter/2secret@db.example:5432/totesys")
+    assert "hunter" not in str(caught.value) and "2secret" not in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
