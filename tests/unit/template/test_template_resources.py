@@ -41,6 +41,7 @@ EXPECTED_TYPES = {
     "IngestErrorsAlarm": "AWS::CloudWatch::Alarm",
     "LoadErrorsAlarm": "AWS::CloudWatch::Alarm",
     "QuarantinedRowsAlarm": "AWS::CloudWatch::Alarm",
+    "StateRejectedAlarm": "AWS::CloudWatch::Alarm",
     "AthenaWorkGroup": "AWS::Athena::WorkGroup",
 }
 BUCKETS = {
@@ -504,6 +505,12 @@ def test_email_subscription_exists_only_when_an_address_is_given(
             "ToteSysPipeline",
             "QuarantinedRows",
             [{"Name": "service", "Value": "load"}],
+        ),
+        (
+            "StateRejectedAlarm",
+            "ToteSysPipeline",
+            "StateRejected",
+            [{"Name": "service", "Value": "ingest"}],
         ),
         (
             "FailedEventsAlarm",
