@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -1236,8 +1236,39 @@ def list_pending_batches(ingest: Location, after: str) -> list[dict[str, Any]]:
             or manifest.get("format_version") != FORMAT_VERSION
         ):
             raise ManifestError(f"{MANIFESTS}{batch_id}.json is not a version-1 ingest manifest")
+        check_ingest_manifest(manifest)
         manifests.append(manifest)
     return manifests
+
+
+# Ingest names a batch by the source's now(): a batch id further after this job's clock
+# than the skew is forged, and it would sort after (and stall) every real batch.
+BATCH_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def check_ingest_manifest(manifest: Mapping[str, Any], now: datetime | None = None) -> None:
+    """Refuse a manifest no ingest run wrote, before anything is read or written: a batch
+    id after the clock, a table off the allow-list, or a part key other than
+    `<table>/batch=<its batch id>/part-<nnnnn>.csv.gz` (so no `../`, and no glob
+    characters, which Hadoop's path reader would expand to other objects)."""
+    batch_id = str(manifest["batch_id"])
+    clock = (now or datetime.now(UTC)).replace(tzinfo=None)
+    if datetime.strptime(batch_id, "%Y%m%dT%H%M%S%fZ") > clock + BATCH_CLOCK_SKEW:
+        raise ManifestError(
+            f"ingest batch {batch_id} is after this job's clock {clock:%Y-%m-%dT%H:%M:%S} "
+            f"plus {BATCH_CLOCK_SKEW}: a forged manifest? remove it (docs/failure-modes.md)"
+        )
+    for table, entry in (manifest.get("tables") or {}).items():
+        if table not in SOURCE_TABLES:
+            raise ManifestError(f"ingest batch {batch_id} lists {table!r}, not a source table")
+        part = re.compile(rf"{table}/batch={batch_id}/part-\d{{5}}\.csv\.gz")
+        for item in (entry or {}).get("parts") or []:
+            key = item.get("key") if isinstance(item, Mapping) else None
+            if not isinstance(key, str) or not part.fullmatch(key):
+                raise ManifestError(
+                    f"ingest batch {batch_id}: {table} part key {key!r} is not "
+                    f"{table}/batch={batch_id}/part-<nnnnn>.csv.gz"
+                )
 
 
 def read_csv_parts(spark: SparkSession, paths: list[str], schema: T.StructType) -> DataFrame:
