@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from pipeline_common.errors import ConfigError, SecretError, TransientError
+from pipeline_common.redact import drop_botocore_bodies
 from pipeline_common.tls import SslMode, parse_sslmode
 
 if TYPE_CHECKING:
@@ -17,6 +18,9 @@ else:
     SecretsManagerClient = Any
 
 _REQUIRED = ("host", "port", "dbname", "username", "password")
+
+# Whoever sets botocore's loggers to DEBUG must not get the SecretString in a log line.
+drop_botocore_bodies()
 
 
 @dataclass(frozen=True)
