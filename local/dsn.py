@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
@@ -63,3 +66,58 @@ def secret_to_dsn(secret: dict[str, Any]) -> str:
         return f"postgresql://{auth}@:{secret['port']}/{dbname}?{params}"
     params = f"?{urlencode(query, safe='/')}" if query else ""
     return f"postgresql://{auth}@{host}:{secret['port']}/{dbname}{params}"
+
+
+def fill_password(dsn: str, environ: Mapping[str, str]) -> str:
+    """The DSN with its password from `PGPASSWORD` or a pgpass file when it has none, as
+    libpq finds one (https://www.postgresql.org/docs/current/libpq-pgpass.html), so a
+    password need never be on the command line (argv is visible in `ps`). A DSN that
+    already has a password is returned unchanged."""
+    secret = dsn_to_secret(dsn)
+    if secret["password"]:
+        return dsn
+    password = environ.get("PGPASSWORD") or _pgpass_password(secret, environ)
+    return secret_to_dsn({**secret, "password": password}) if password else dsn
+
+
+def _pgpass_path(environ: Mapping[str, str]) -> Path | None:
+    if environ.get("PGPASSFILE"):
+        return Path(environ["PGPASSFILE"])
+    return Path(environ["HOME"]) / ".pgpass" if environ.get("HOME") else None
+
+
+def _pgpass_password(secret: dict[str, Any], environ: Mapping[str, str]) -> str:
+    """The first matching `host:port:db:user:password` line; `*` matches anything, `\\`
+    escapes `:` and `\\`. Like libpq, a file others may read is ignored."""
+    path = _pgpass_path(environ)
+    if path is None or not path.is_file():
+        return ""
+    if path.stat().st_mode & 0o077:
+        print(f"warning: ignoring {path}: readable by others (chmod 0600 it)", file=sys.stderr)
+        return ""
+    host = str(secret["host"])
+    wanted = ("localhost" if host.startswith("/") else host, str(secret["port"]),
+              str(secret["dbname"]), str(secret["username"]))  # fmt: skip
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = _split_pgpass(line)
+        if len(fields) == 5 and all(f in ("*", w) for f, w in zip(fields[:4], wanted, strict=True)):
+            return fields[4]
+    return ""
+
+
+def _split_pgpass(line: str) -> list[str]:
+    fields: list[str] = []
+    current, escaped = "", False
+    for char in line:
+        if escaped:
+            current, escaped = current + char, False
+        elif char == "\\":
+            escaped = True
+        elif char == ":" and len(fields) < 4:
+            fields.append(current)
+            current = ""
+        else:
+            current += char
+    return [*fields, current]
