@@ -588,11 +588,15 @@ class S3Location:
         return data
 
     def write_json(self, key: str, data: Mapping[str, Any]) -> None:
+        # A manifest is a commit: written once, If-None-Match: * (S3 refuses an overwrite,
+        # and the bucket policy refuses a manifest write without the header).
+        create_only = {"IfNoneMatch": "*"} if key.startswith(MANIFESTS) else {}
         self.client.put_object(
             Bucket=self.bucket,
             Key=self._key(key),
             Body=_json_bytes(data),
             ContentType="application/json",
+            **create_only,
         )
 
     def list_keys(self, prefix: str, start_after: str = "") -> list[str]:

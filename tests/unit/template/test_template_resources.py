@@ -601,7 +601,7 @@ def test_athena_workgroup_writes_encrypted_results_to_the_results_bucket(
     assert config["EnforceWorkGroupConfiguration"] is True
     assert config["ResultConfiguration"] == {
         "OutputLocation": sub("s3://${AthenaResultsBucket}/results/"),
-        "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
+        "EncryptionConfiguration": {"EncryptionOption": "SSE_KMS"},
     }
 
 
@@ -660,6 +660,9 @@ def test_parameter_defaults_are_the_designed_ones(template: dict[str, Any]) -> N
         "PandasLayerArn": "",
         "SubnetIds": "",
         "SecurityGroupIds": "",
+        "DeployRoleArn": "",
+        "AllowManifestRepair": "false",
+        "RetentionDays": 30,
         "LogRetentionDays": 30,
     }
 
