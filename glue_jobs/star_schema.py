@@ -1650,6 +1650,61 @@ def plan_batches(
     return pending
 
 
+SUPERSEDED_TAG = {"TagSet": [{"Key": "superseded", "Value": "true"}]}
+
+
+def superseded_prefixes(
+    previous: Mapping[str, Any] | None, current: Mapping[str, Any]
+) -> list[str]:
+    """What the just-committed manifest no longer needs of the one before it: the _state/
+    and snapshot prefixes it replaced, and the previous pass's _changes/ (each pass's
+    changes are loaded after its own commit, so they are long loaded when they expire)."""
+    if not previous:
+        return []
+    found: set[str] = set()
+    for field_name in ("state", "snapshots"):
+        now = current.get(field_name) or {}
+        for name, prefix in (previous.get(field_name) or {}).items():
+            if prefix and now.get(name) != prefix:
+                found.add(str(prefix))
+    for name, entry in (previous.get("tables") or {}).items():
+        if (entry or {}).get("kind") == "dimension":
+            found.add(f"_changes/{name}/batch={previous['batch_id']}/")
+    return sorted(found)
+
+
+def mark_superseded(processed: Location, prefixes: Iterable[str]) -> int:
+    """Tag every object under the prefixes superseded=true: the lake's lifecycle rule
+    (ExpireSupersededSnapshots) deletes them RetentionDays later. A local directory has no
+    lifecycle, so nothing is marked there. Returns the number of objects tagged."""
+    if not isinstance(processed, S3Location):
+        return 0
+    keys = [processed._key(key) for prefix in prefixes for key in processed.list_keys(prefix)]
+
+    def tag(key: str) -> None:
+        processed.client.put_object_tagging(
+            Bucket=processed.bucket, Key=key, Tagging=SUPERSEDED_TAG
+        )
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(tag, keys))
+    return len(keys)
+
+
+def expire_superseded(
+    processed: Location, previous: Mapping[str, Any] | None, manifest: Mapping[str, Any]
+) -> None:
+    """After the commit: mark what it superseded. A failure here is logged, not raised:
+    the batch is committed, and an unmarked object only lives longer."""
+    prefixes = superseded_prefixes(previous, manifest)
+    try:
+        tagged = mark_superseded(processed, prefixes)
+    except Exception as exc:  # noqa: BLE001 - the commit is done; say why and go on
+        _log("could not mark superseded objects", logging.WARNING, error=type(exc).__name__)
+        return
+    _log("marked superseded", prefixes=prefixes, objects=tagged)
+
+
 def run(
     spark: SparkSession,
     args: Mapping[str, Any],
@@ -1683,6 +1738,7 @@ def run(
         {"batch_id": job.batch_id, "ingest_batches": job.manifest["ingest_batches"]},
     )
     manifest = job.execute(before_commit)
+    expire_superseded(processed, previous, manifest)
     _log(
         "committed",
         batch_id=job.batch_id,
