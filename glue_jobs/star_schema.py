@@ -1216,6 +1216,7 @@ def latest_processed_manifest(processed: Location) -> dict[str, Any] | None:
     ids = [m.group(1) for k in processed.list_keys(MANIFESTS) if (m := MANIFEST_KEY.match(k))]
     if not ids:
         return None
+    check_not_ahead("processed", max(ids))  # else every later batch would look done
     manifest = processed.read_json(f"{MANIFESTS}{max(ids)}.json")
     if not manifest or manifest.get("kind") != "processed":
         raise ManifestError(f"{MANIFESTS}{max(ids)}.json is not a processed manifest")
@@ -1250,18 +1251,23 @@ def list_pending_batches(ingest: Location, after: str) -> list[dict[str, Any]]:
 BATCH_CLOCK_SKEW = timedelta(minutes=5)
 
 
+def check_not_ahead(kind: str, batch_id: str, now: datetime | None = None) -> None:
+    """Refuse a batch id after this job's clock plus the skew (a forged manifest)."""
+    clock = (now or datetime.now(UTC)).replace(tzinfo=None)
+    if datetime.strptime(batch_id, "%Y%m%dT%H%M%S%fZ") > clock + BATCH_CLOCK_SKEW:
+        raise ManifestError(
+            f"{kind} batch {batch_id} is after this job's clock {clock:%Y-%m-%dT%H:%M:%S} "
+            f"plus {BATCH_CLOCK_SKEW}: a forged manifest? remove it (docs/failure-modes.md)"
+        )
+
+
 def check_ingest_manifest(manifest: Mapping[str, Any], now: datetime | None = None) -> None:
     """Refuse a manifest no ingest run wrote, before anything is read or written: a batch
     id after the clock, a table off the allow-list, or a part key other than
     `<table>/batch=<its batch id>/part-<nnnnn>.csv.gz` (so no `../`, and no glob
     characters, which Hadoop's path reader would expand to other objects)."""
     batch_id = str(manifest["batch_id"])
-    clock = (now or datetime.now(UTC)).replace(tzinfo=None)
-    if datetime.strptime(batch_id, "%Y%m%dT%H%M%S%fZ") > clock + BATCH_CLOCK_SKEW:
-        raise ManifestError(
-            f"ingest batch {batch_id} is after this job's clock {clock:%Y-%m-%dT%H:%M:%S} "
-            f"plus {BATCH_CLOCK_SKEW}: a forged manifest? remove it (docs/failure-modes.md)"
-        )
+    check_not_ahead("ingest", batch_id, now)
     for table, entry in (manifest.get("tables") or {}).items():
         if table not in SOURCE_TABLES:
             raise ManifestError(f"ingest batch {batch_id} lists {table!r}, not a source table")

@@ -94,3 +94,16 @@ def test_a_forged_manifest_stops_the_job_before_anything_is_written_until_remove
 
     forged.unlink()  # the operator's way back: remove the forged object, run the job again
     assert job.run(spark, args, glue=object()) is None  # nothing pending, nothing stalled
+
+
+def test_a_far_future_processed_manifest_is_refused_not_taken_as_the_progress_marker(
+    tmp_path: Path,
+) -> None:
+    processed = job.LocalLocation(tmp_path)
+    processed.write_json(f"_manifests/{B1}.json", {"kind": "processed", "batch_id": B1})
+    processed.write_json(
+        "_manifests/29990101T000000000000Z.json",
+        {"kind": "processed", "batch_id": "29990101T000000000000Z"},
+    )
+    with pytest.raises(job.ManifestError, match="processed batch 29990101T000000000000Z is after"):
+        job.latest_processed_manifest(processed)
