@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -588,11 +588,15 @@ class S3Location:
         return data
 
     def write_json(self, key: str, data: Mapping[str, Any]) -> None:
+        # A manifest is a commit: written once, If-None-Match: * (S3 refuses an overwrite,
+        # and the bucket policy refuses a manifest write without the header).
+        create_only = {"IfNoneMatch": "*"} if key.startswith(MANIFESTS) else {}
         self.client.put_object(
             Bucket=self.bucket,
             Key=self._key(key),
             Body=_json_bytes(data),
             ContentType="application/json",
+            **create_only,
         )
 
     def list_keys(self, prefix: str, start_after: str = "") -> list[str]:
@@ -1212,6 +1216,7 @@ def latest_processed_manifest(processed: Location) -> dict[str, Any] | None:
     ids = [m.group(1) for k in processed.list_keys(MANIFESTS) if (m := MANIFEST_KEY.match(k))]
     if not ids:
         return None
+    check_not_ahead("processed", max(ids))  # else every later batch would look done
     manifest = processed.read_json(f"{MANIFESTS}{max(ids)}.json")
     if not manifest or manifest.get("kind") != "processed":
         raise ManifestError(f"{MANIFESTS}{max(ids)}.json is not a processed manifest")
@@ -1236,8 +1241,44 @@ def list_pending_batches(ingest: Location, after: str) -> list[dict[str, Any]]:
             or manifest.get("format_version") != FORMAT_VERSION
         ):
             raise ManifestError(f"{MANIFESTS}{batch_id}.json is not a version-1 ingest manifest")
+        check_ingest_manifest(manifest)
         manifests.append(manifest)
     return manifests
+
+
+# Ingest names a batch by the source's now(): a batch id further after this job's clock
+# than the skew is forged, and it would sort after (and stall) every real batch.
+BATCH_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def check_not_ahead(kind: str, batch_id: str, now: datetime | None = None) -> None:
+    """Refuse a batch id after this job's clock plus the skew (a forged manifest)."""
+    clock = (now or datetime.now(UTC)).replace(tzinfo=None)
+    if datetime.strptime(batch_id, "%Y%m%dT%H%M%S%fZ") > clock + BATCH_CLOCK_SKEW:
+        raise ManifestError(
+            f"{kind} batch {batch_id} is after this job's clock {clock:%Y-%m-%dT%H:%M:%S} "
+            f"plus {BATCH_CLOCK_SKEW}: a forged manifest? remove it (docs/failure-modes.md)"
+        )
+
+
+def check_ingest_manifest(manifest: Mapping[str, Any], now: datetime | None = None) -> None:
+    """Refuse a manifest no ingest run wrote, before anything is read or written: a batch
+    id after the clock, a table off the allow-list, or a part key other than
+    `<table>/batch=<its batch id>/part-<nnnnn>.csv.gz` (so no `../`, and no glob
+    characters, which Hadoop's path reader would expand to other objects)."""
+    batch_id = str(manifest["batch_id"])
+    check_not_ahead("ingest", batch_id, now)
+    for table, entry in (manifest.get("tables") or {}).items():
+        if table not in SOURCE_TABLES:
+            raise ManifestError(f"ingest batch {batch_id} lists {table!r}, not a source table")
+        part = re.compile(rf"{table}/batch={batch_id}/part-\d{{5}}\.csv\.gz")
+        for item in (entry or {}).get("parts") or []:
+            key = item.get("key") if isinstance(item, Mapping) else None
+            if not isinstance(key, str) or not part.fullmatch(key):
+                raise ManifestError(
+                    f"ingest batch {batch_id}: {table} part key {key!r} is not "
+                    f"{table}/batch={batch_id}/part-<nnnnn>.csv.gz"
+                )
 
 
 def read_csv_parts(spark: SparkSession, paths: list[str], schema: T.StructType) -> DataFrame:
@@ -1615,6 +1656,61 @@ def plan_batches(
     return pending
 
 
+SUPERSEDED_TAG = {"TagSet": [{"Key": "superseded", "Value": "true"}]}
+
+
+def superseded_prefixes(
+    previous: Mapping[str, Any] | None, current: Mapping[str, Any]
+) -> list[str]:
+    """What the just-committed manifest no longer needs of the one before it: the _state/
+    and snapshot prefixes it replaced, and the previous pass's _changes/ (each pass's
+    changes are loaded after its own commit, so they are long loaded when they expire)."""
+    if not previous:
+        return []
+    found: set[str] = set()
+    for field_name in ("state", "snapshots"):
+        now = current.get(field_name) or {}
+        for name, prefix in (previous.get(field_name) or {}).items():
+            if prefix and now.get(name) != prefix:
+                found.add(str(prefix))
+    for name, entry in (previous.get("tables") or {}).items():
+        if (entry or {}).get("kind") == "dimension":
+            found.add(f"_changes/{name}/batch={previous['batch_id']}/")
+    return sorted(found)
+
+
+def mark_superseded(processed: Location, prefixes: Iterable[str]) -> int:
+    """Tag every object under the prefixes superseded=true: the lake's lifecycle rule
+    (ExpireSupersededSnapshots) deletes them RetentionDays later. A local directory has no
+    lifecycle, so nothing is marked there. Returns the number of objects tagged."""
+    if not isinstance(processed, S3Location):
+        return 0
+    keys = [processed._key(key) for prefix in prefixes for key in processed.list_keys(prefix)]
+
+    def tag(key: str) -> None:
+        processed.client.put_object_tagging(
+            Bucket=processed.bucket, Key=key, Tagging=SUPERSEDED_TAG
+        )
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(tag, keys))
+    return len(keys)
+
+
+def expire_superseded(
+    processed: Location, previous: Mapping[str, Any] | None, manifest: Mapping[str, Any]
+) -> None:
+    """After the commit: mark what it superseded. A failure here is logged, not raised:
+    the batch is committed, and an unmarked object only lives longer."""
+    prefixes = superseded_prefixes(previous, manifest)
+    try:
+        tagged = mark_superseded(processed, prefixes)
+    except Exception as exc:  # noqa: BLE001 - the commit is done; say why and go on
+        _log("could not mark superseded objects", logging.WARNING, error=type(exc).__name__)
+        return
+    _log("marked superseded", prefixes=prefixes, objects=tagged)
+
+
 def run(
     spark: SparkSession,
     args: Mapping[str, Any],
@@ -1648,6 +1744,7 @@ def run(
         {"batch_id": job.batch_id, "ingest_batches": job.manifest["ingest_batches"]},
     )
     manifest = job.execute(before_commit)
+    expire_superseded(processed, previous, manifest)
     _log(
         "committed",
         batch_id=job.batch_id,

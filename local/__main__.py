@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 from pathlib import Path
 
+from local.dsn import fill_password
 from local.report import format_table, one_line
 
 
@@ -14,8 +16,8 @@ def _run(args: argparse.Namespace) -> int:
     from local.cycle import run_once
 
     return run_once(
-        source_dsn=args.source_dsn,
-        warehouse_dsn=args.warehouse_dsn,
+        source_dsn=fill_password(args.source_dsn, os.environ),
+        warehouse_dsn=fill_password(args.warehouse_dsn, os.environ),
         state_dir=Path(args.state_dir),
         commit_lag_seconds=args.commit_lag_seconds,
     )
@@ -50,8 +52,8 @@ def _demo(args: argparse.Namespace) -> int:
         orders=args.orders,
         cycles=args.cycles,
         hours=args.hours,
-        source_dsn=args.source_dsn,
-        warehouse_dsn=args.warehouse_dsn,
+        source_dsn=fill_password(args.source_dsn, os.environ) if args.source_dsn else None,
+        warehouse_dsn=fill_password(args.warehouse_dsn, os.environ) if args.warehouse_dsn else None,
         state_dir=Path(args.state_dir) if args.state_dir else None,
         seed=args.seed,
     )
@@ -65,7 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="one pipeline cycle: ingest, transform, load")
-    run.add_argument("--source-dsn", required=True, help="ToteSys: postgresql://user@host/db")
+    run.add_argument(
+        "--source-dsn",
+        required=True,
+        help="ToteSys: postgresql://user@host/db (password: PGPASSWORD or ~/.pgpass)",
+    )
     run.add_argument("--warehouse-dsn", required=True, help="warehouse: postgresql://...")
     run.add_argument("--state-dir", required=True, help="local AWS state kept between runs")
     run.add_argument(

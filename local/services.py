@@ -44,8 +44,10 @@ def connect_secret(secret: dict[str, Any], dbname: str | None = None) -> pg8000.
 
     ensure_layers_on_path()
     from pipeline_common.postgres import tcp_connection  # the socket the Lambdas use
+    from pipeline_common.tls import tls_policy
 
-    return tcp_connection(str(secret["host"]), int(secret["port"]), **kwargs)
+    tls = tls_policy(str(secret.get("sslmode", "prefer")), str(secret.get("sslrootcert", "")))
+    return tcp_connection(str(secret["host"]), int(secret["port"]), tls=tls, **kwargs)
 
 
 @dataclass

@@ -61,10 +61,12 @@ class StateDir:
         return self.root / "work"
 
     def create(self) -> StateDir:
+        """The directories, only the user's (0700): they hold the source's rows and logs."""
         for path in (self.root, self.logs_dir, self.work_dir):
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
         for bucket in (NAMES.ingest_bucket, NAMES.processed_bucket):
-            self.bucket_dir(bucket).mkdir(parents=True, exist_ok=True)
+            self.bucket_dir(bucket).mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.root.chmod(0o700)  # also a directory made before, or by mkdir's umask
         return self
 
     def read_json(self, path: Path, default: Any) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline_common.errors import TerminalError, TransientError
+from pipeline_common.errors import PipelineError, TerminalError, TransientError
 
 
 class SourceSchemaError(TerminalError):
@@ -23,3 +23,17 @@ class UploadRejectedError(TerminalError):
 
 class ClockError(TransientError):
     """The source clock is behind the last batch, so a new batch id would not sort last."""
+
+
+class StateRejectedError(PipelineError):
+    """The watermarks or last batch read from the bucket are ones no run could have
+    written yet (a forged or hand-edited object); nothing is read or written."""
+
+
+class StateAheadError(StateRejectedError, TerminalError):
+    """A batch id or watermark is after the source clock plus the allowed skew."""
+
+
+class WatermarkAheadError(StateRejectedError, TransientError):
+    """A watermark is after this run's `hi` but not after the clock: the commit lag was
+    raised since the last run, and a later run (once `hi` has passed it) succeeds."""

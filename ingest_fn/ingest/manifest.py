@@ -45,7 +45,8 @@ def build_manifest(
 
 
 def write_manifest(s3: S3Client, bucket: str, manifest: dict[str, Any]) -> str:
-    """Write the manifest (after every object it names exists); returns its key."""
+    """Write the manifest (after every object it names exists), never over another one;
+    returns its key."""
     key = manifest_key(manifest["batch_id"])
-    write_json(s3, bucket, key, manifest)
+    write_json(s3, bucket, key, manifest, create_only=True)
     return key

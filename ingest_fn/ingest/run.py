@@ -15,12 +15,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 from pg8000.exceptions import InterfaceError
 
-from ingest.exceptions import ClockError, UploadError
+from ingest.exceptions import ClockError, StateRejectedError, UploadError
 from ingest.extract import TableCopy, TableExtract, extract_table
 from ingest.layout import batch_id_for, part_key
 from ingest.manifest import build_manifest, write_manifest
 from ingest.settings import Settings
 from ingest.source import TableSpec, describe_tables, hold_run_lock, snapshot
+from ingest.state_guard import check_state
 from ingest.upload import GzipObjectWriter
 from ingest.watermarks import IngestState, read_watermarks, write_watermarks
 from ingest.window import Window, format_timestamp, parse_timestamp
@@ -79,6 +80,10 @@ def run_ingest(
         with hold_run_lock(conn):
             previous = read_watermarks(s3, settings.ingest_bucket)
             summary = ingest_batch(conn, s3, settings, previous, started=started)
+    except StateRejectedError:
+        if metrics is not None:
+            publish_rejection(metrics)
+        raise
     finally:
         _close(conn)
     if metrics is not None:
@@ -99,12 +104,13 @@ def ingest_batch(
     bucket = settings.ingest_bucket
     with snapshot(conn) as now:
         batch_id = batch_id_for(now)
+        hi = format_timestamp(now - dt.timedelta(seconds=settings.commit_lag_seconds))
+        check_state(previous, now, hi)
         if previous.batch_id is not None and batch_id <= previous.batch_id:
             raise ClockError(
                 f"source clock gives batch {batch_id}, not after the last batch "
                 f"{previous.batch_id}; retry once the clock has passed it"
             )
-        hi = format_timestamp(now - dt.timedelta(seconds=settings.commit_lag_seconds))
         specs = describe_tables(conn, settings.tables)
         copies: dict[str, TableCopy] = {}
         extracts: dict[str, TableExtract] = {}
@@ -193,6 +199,15 @@ def publish_metrics(metrics: Metrics, summary: IngestSummary) -> None:
         ) as metric:
             metric.add_dimension(name="table", value=table)
     metrics.add_metric(name="RunDuration", unit=MetricUnit.Seconds, value=summary.seconds)
+
+
+def publish_rejection(metrics: Metrics) -> None:
+    """EMF metric StateRejected (alarmed: StateRejectedAlarm), flushed at once, since the
+    run raises and its other metrics are never published."""
+    with single_metric(
+        name="StateRejected", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
+    ):
+        pass
 
 
 def _open_part(s3: S3Client, bucket: str, table: str, batch_id: str, part: int) -> GzipObjectWriter:

@@ -18,6 +18,7 @@ from pipeline_common.errors import (
     DatabaseUnavailableError,
     PipelineError,
 )
+from pipeline_common.redact import describe_database_error, redact_database_error
 
 logger = Logger(child=True)
 
@@ -94,12 +95,11 @@ def database_error(exc: Exception, doing: str) -> PipelineError:
     """Map a pg8000 failure to a transient or terminal pipeline error."""
     if isinstance(exc, InterfaceError | OSError):
         return DatabaseUnavailableError(f"source connection lost while {doing}: {exc}")
-    details = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
-    code = str(details.get("C", ""))
-    message = str(details.get("M", exc))
+    code = redact_database_error(exc).get("C", "")
+    message = describe_database_error(exc)  # SQLSTATE first; never a row's values
     if code.startswith(_TRANSIENT_SQLSTATES):
-        return DatabaseUnavailableError(f"source failed while {doing}: {code} {message}")
-    return SourceQueryError(f"source refused {doing}: {code} {message}")
+        return DatabaseUnavailableError(f"source failed while {doing}: {message}")
+    return SourceQueryError(f"source refused {doing}: {message}")
 
 
 @contextmanager

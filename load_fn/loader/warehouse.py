@@ -17,6 +17,7 @@ from pipeline_common.errors import (
     PipelineError,
     TerminalError,
 )
+from pipeline_common.redact import describe_database_error
 
 __all__ = ["Connection"]
 
@@ -36,14 +37,8 @@ def sqlstate(exc: DatabaseError) -> str:
 
 
 def describe(exc: DatabaseError) -> str:
-    """Server message and detail, without the statement (it may be long; never has values)."""
-    detail = exc.args[0] if exc.args else None
-    if not isinstance(detail, dict):
-        return str(exc)
-    parts = [f"{detail.get('C', '')} {detail.get('M', '')}".strip()]
-    if detail.get("D"):
-        parts.append(str(detail["D"]))
-    return ": ".join(parts)
+    """Server message and the names it concerns, never a row's values (nor the statement)."""
+    return describe_database_error(exc)
 
 
 def translate_error(exc: Exception, doing: str) -> PipelineError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ from typing import Any
 
 from pg8000.exceptions import DatabaseError, InterfaceError
 
-from local.dsn import dsn_to_secret
+from local.dsn import dsn_to_secret, fill_password
 from local.services import connect_secret
 from local.totesys import advance, create_schema, load_snapshot, seed
 from local.totesys.exceptions import TotesysError
@@ -42,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> Any:
-    conn = connect_secret(dsn_to_secret(args.dsn))
+    conn = connect_secret(dsn_to_secret(fill_password(args.dsn, os.environ)))
     try:
         if args.command == "create":
             create_schema(conn)

@@ -342,17 +342,50 @@ class Rig:
 
     # ---- the secret scan ---------------------------------------------------------------
     def leaks(self, extra_texts: list[str]) -> list[str]:
-        """Where any password of this rig appears: files, log records, errors, outputs."""
+        """Where any password of this rig appears (files, log records, errors, outputs), or
+        any personal value of its source appears outside the data (log files, queued
+        events, log records, errors, outputs)."""
         found: list[str] = []
         needles = [p.encode() for p in self.passwords]
         for path in sorted(self.state_dir.rglob("*")):
             if path.is_file():
                 data = path.read_bytes()
                 found += [f"file {path}" for n in needles if n in data]
+        values = self.personal_values()
+        not_data = [
+            *sorted((self.state_dir / "logs").glob("*")),
+            self.state_dir / "pending-events.json",
+        ]
+        for path in not_data:
+            if path.is_file():
+                data = path.read_text(encoding="utf-8", errors="replace")
+                found += [f"row value {v!r} in file {path}" for v in values if v in data]
         texts = [*self.logs.texts, *self.errors, *extra_texts, *map(repr, self.reports)]
         for text in texts:
             found += [f"text {text[:200]!r}" for p in self.passwords if p in text]
+            found += [f"row value {v!r} in text {text[:200]!r}" for v in values if v in text]
         return found
+
+    def personal_values(self) -> list[str]:
+        """Staff emails and address phones and first lines in the source (those columns a
+        test has not dropped): values that are only ever data, long enough never to occur
+        in a message by chance."""
+        present = {
+            (str(t), str(c))
+            for t, c in self.source.run(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = 'public'"
+            )
+        }
+        values: set[str] = set()
+        for table, column in PERSONAL_COLUMNS:
+            if (table, column) in present:  # identifiers from the constant, never input
+                rows = self.source.run(f'SELECT "{column}" FROM "{table}"')  # nosec B608
+                values |= {str(v) for (v,) in rows if v is not None and len(str(v)) >= 8}
+        return sorted(values)
+
+
+PERSONAL_COLUMNS = (("staff", "email_address"), ("address", "phone"), ("address", "address_line_1"))
 
 
 def _manifests(bucket_dir: Path) -> list[dict[str, Any]]:

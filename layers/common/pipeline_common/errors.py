@@ -35,3 +35,8 @@ class DatabaseUnavailableError(TransientError):
 
 class ConcurrentRunError(TransientError):
     """Another run of the same stage holds the lock; this one did nothing."""
+
+
+class TlsError(TerminalError):
+    """A server's TLS falls short of the connection's sslmode (declined, or a certificate
+    that fails verification), or it asked for a password over an unverified channel."""

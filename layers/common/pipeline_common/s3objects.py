@@ -24,6 +24,10 @@ class MalformedObjectError(TerminalError):
     """An object exists but is not the JSON document its key promises."""
 
 
+class ObjectExistsError(TerminalError):
+    """A create-only write (a manifest, the commit of a batch) found the key taken."""
+
+
 def read_json(s3: S3Client, bucket: str, key: str) -> dict[str, Any]:
     """Read one JSON object; missing or malformed objects raise terminal errors."""
     try:
@@ -42,10 +46,23 @@ def read_json(s3: S3Client, bucket: str, key: str) -> dict[str, Any]:
     return data
 
 
-def write_json(s3: S3Client, bucket: str, key: str, data: dict[str, Any]) -> None:
-    """Write one JSON object (sorted keys, so equal content is equal bytes)."""
+def write_json(
+    s3: S3Client, bucket: str, key: str, data: dict[str, Any], *, create_only: bool = False
+) -> None:
+    """Write one JSON object (sorted keys, so equal content is equal bytes).
+
+    `create_only` sends `If-None-Match: *`, so S3 refuses to overwrite (412): the bucket
+    policies refuse any manifest write without it (S3 User Guide, "Enforce conditional
+    writes on Amazon S3 buckets").
+    """
     body = json.dumps(data, sort_keys=True, indent=1, default=str).encode()
-    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    extra: dict[str, str] = {"IfNoneMatch": "*"} if create_only else {}
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json", **extra)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code", "") == "PreconditionFailed":
+            raise ObjectExistsError(f"s3://{bucket}/{key} exists; it is never overwritten") from exc
+        raise
 
 
 def list_keys(s3: S3Client, bucket: str, prefix: str, start_after: str = "") -> Iterator[str]:

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from pipeline_common.errors import SecretError, TransientError
+from pipeline_common.errors import ConfigError, SecretError, TransientError
+from pipeline_common.redact import drop_botocore_bodies
+from pipeline_common.tls import SslMode, parse_sslmode
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -16,6 +18,9 @@ else:
     SecretsManagerClient = Any
 
 _REQUIRED = ("host", "port", "dbname", "username", "password")
+
+# Whoever sets botocore's loggers to DEBUG must not get the SecretString in a log line.
+drop_botocore_bodies()
 
 
 @dataclass(frozen=True)
@@ -28,11 +33,15 @@ class DbSecret:
     username: str
     password: str = ""
     engine: str = "postgres"
+    # libpq's connection settings of the same names; a deployed secret without them gets
+    # the strictest mode and the CA bundle baked into the common layer (docs/deploy.md).
+    sslmode: SslMode = "verify-full"
+    sslrootcert: str = ""
 
     def __repr__(self) -> str:  # never let the password reach a log line
         return (
             f"DbSecret(host={self.host!r}, port={self.port}, "
-            f"dbname={self.dbname!r}, username={self.username!r})"
+            f"dbname={self.dbname!r}, username={self.username!r}, sslmode={self.sslmode!r})"
         )
 
     __str__ = __repr__
@@ -56,6 +65,10 @@ def parse_db_secret(secret_id: str, text: str) -> DbSecret:
         port = int(data["port"])
     except (TypeError, ValueError) as exc:
         raise SecretError(f"secret {secret_id!r} has a non-numeric port") from exc
+    try:
+        sslmode = parse_sslmode(str(data.get("sslmode", "verify-full")))
+    except ConfigError as exc:
+        raise SecretError(f"secret {secret_id!r}: {exc}") from exc
     return DbSecret(
         host=str(data["host"]),
         port=port,
@@ -63,6 +76,8 @@ def parse_db_secret(secret_id: str, text: str) -> DbSecret:
         username=str(data["username"]),
         password=str(data["password"]),
         engine="postgres",
+        sslmode=sslmode,
+        sslrootcert=str(data.get("sslrootcert") or ""),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from ingest.exceptions import ClockError, SourceSchemaError, UploadError
-from ingest.layout import STATE_KEY
+from ingest.layout import STATE_KEY, batch_id_for
 from ingest.settings import TOTESYS_TABLES
 from local.services import free_port
 from pipeline_common.errors import (
@@ -277,17 +278,13 @@ def test_run_while_another_session_holds_the_lock_writes_nothing(
 
 
 def test_source_clock_behind_the_last_batch_is_refused(totesys, ingest, s3, bucket) -> None:
-    write_json(
-        s3,
-        bucket,
-        STATE_KEY,
-        {
-            "batch_id": "29991231T000000000000Z",
-            "watermarks": {"address": "2999-12-30 00:00:00.000000"},
-        },
-    )
+    # Within the allowed skew (ingest.state_guard); further ahead is a forged state
+    # (test_ingest_forged_state.py).
+    [[now]] = totesys.run("SELECT now() AT TIME ZONE 'UTC'")
+    ahead = batch_id_for(now + dt.timedelta(minutes=2))
+    write_json(s3, bucket, STATE_KEY, {"batch_id": ahead, "watermarks": {}})
 
-    with pytest.raises(ClockError, match="not after the last batch 29991231T000000000000Z"):
+    with pytest.raises(ClockError, match=f"not after the last batch {ahead}"):
         ingest()
 
     assert all_keys(s3, bucket) == [STATE_KEY]

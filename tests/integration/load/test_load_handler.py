@@ -199,6 +199,7 @@ def test_an_unreachable_warehouse_is_a_transient_error_and_loads_nothing(
                 "dbname": warehouse.db.name,
                 "username": "postgres",
                 "password": "not-used",
+                "sslmode": "prefer",
             }
         ),
     )

@@ -10,9 +10,11 @@ import pytest
 from pg8000.exceptions import DatabaseError, InterfaceError
 
 import pipeline_common.postgres as pg_postgres
-from pipeline_common.errors import DatabaseUnavailableError
+import pipeline_common.tls as tls
+from pipeline_common.errors import TlsError
 from pipeline_common.postgres import connect
 from pipeline_common.secrets import DbSecret
+from pipeline_common.tls import TlsPolicy
 
 
 def tcp_secret(postgres: Any, **changes: Any) -> DbSecret:
@@ -45,9 +47,9 @@ def sockets(monkeypatch: pytest.MonkeyPatch) -> list[socket.socket]:
 
 
 def test_nagle_is_off_and_keepalive_on(postgres: Any, sockets: list[socket.socket]) -> None:
-    # ssl_context=False keeps the socket unwrapped so its options can be read here; TLS
+    # sslmode=disable keeps the socket unwrapped so its options can be read here; TLS
     # wraps the same socket, and socket options belong to it, not to the TLS layer.
-    conn = connect(tcp_secret(postgres), application_name="test", ssl_context=False)
+    conn = connect(tcp_secret(postgres, sslmode="disable"), application_name="test")
     try:
         assert conn.run("SELECT 1") == [[1]]
         [sock] = sockets
@@ -60,9 +62,9 @@ def test_nagle_is_off_and_keepalive_on(postgres: Any, sockets: list[socket.socke
 def test_a_refused_start_up_raises_and_closes_the_socket(
     postgres: Any, sockets: list[socket.socket]
 ) -> None:
-    secret = tcp_secret(postgres, dbname="no_such_database")
+    secret = tcp_secret(postgres, dbname="no_such_database", sslmode="disable")
     with pytest.raises(DatabaseError, match="no_such_database"):
-        connect(secret, application_name="test", ssl_context=False)
+        connect(secret, application_name="test")
     [sock] = sockets
     assert sock.fileno() == -1
 
@@ -83,9 +85,9 @@ def test_preferred_tls_on_a_server_without_it_is_plain_text_and_builds_no_contex
     built: list[object] = []
     real = ssl.create_default_context
     monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: built.append(1) or real())
-    pg_postgres._unverified.cache_clear()
+    tls.unverified_context.cache_clear()
 
-    conn = connect(tcp_secret(postgres), application_name="test")
+    conn = connect(tcp_secret(postgres, sslmode="prefer"), application_name="test")
     try:
         in_tls = conn.run("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
     finally:
@@ -100,8 +102,8 @@ def test_required_tls_on_a_server_without_it_is_refused_and_the_socket_closed(
 ) -> None:
     if _server_has_tls(postgres):
         pytest.skip("this Postgres offers TLS")
-    with pytest.raises(DatabaseUnavailableError, match="Server refuses SSL"):
-        connect(tcp_secret(postgres), application_name="test", ssl_context=True)
+    with pytest.raises(TlsError, match="refuses TLS, which sslmode=require requires"):
+        connect(tcp_secret(postgres, sslmode="require"), application_name="test")
     assert sockets[-1].fileno() == -1  # (the one before it asked the server about TLS)
 
 
@@ -116,7 +118,7 @@ def wrapped(monkeypatch: pytest.MonkeyPatch) -> list[tuple[ssl.SSLContext, socke
         return sock
 
     monkeypatch.setattr(ssl.SSLContext, "wrap_socket", wrap_socket)
-    pg_postgres._unverified.cache_clear()
+    tls.unverified_context.cache_clear()
     return calls
 
 
@@ -129,11 +131,12 @@ def test_tls_is_asked_for_with_the_protocols_ssl_request_and_a_given_context_use
     with client, server:
         server.sendall(answer)
 
+        policy = TlsPolicy("verify-full", context)
         if answer == b"S":
-            assert pg_postgres.negotiate_tls(client, "db.example", context) is client
+            assert pg_postgres.negotiate_tls(client, "db.example", policy) is client
         else:
-            with pytest.raises(InterfaceError, match="Server refuses SSL"):
-                pg_postgres.negotiate_tls(client, "db.example", context)
+            with pytest.raises(TlsError, match="refuses TLS"):
+                pg_postgres.negotiate_tls(client, "db.example", policy)
 
         assert server.recv(8) == bytes.fromhex("0000000804d2162f")  # length 8, code 80877103
     assert wrapped == ([(context, client, "db.example")] if answer == b"S" else [])
@@ -146,7 +149,7 @@ def test_preferred_tls_a_server_accepts_uses_one_unverified_context_per_process(
         client, server = socket.socketpair()
         with client, server:
             server.sendall(b"S")
-            assert pg_postgres.negotiate_tls(client, "db.example", None) is client
+            assert pg_postgres.negotiate_tls(client, "db.example", TlsPolicy("prefer")) is client
 
     (first, _, _), (second, _, _) = wrapped
     assert first is second
@@ -158,4 +161,4 @@ def test_an_answer_that_is_not_s_or_n_is_an_error() -> None:
     with client, server:
         server.sendall(b"E")
         with pytest.raises(InterfaceError, match="unexpected answer to the SSL request: b'E'"):
-            pg_postgres.negotiate_tls(client, "db.example", None)
+            pg_postgres.negotiate_tls(client, "db.example", TlsPolicy("prefer"))

@@ -41,6 +41,7 @@ EXPECTED_TYPES = {
     "IngestErrorsAlarm": "AWS::CloudWatch::Alarm",
     "LoadErrorsAlarm": "AWS::CloudWatch::Alarm",
     "QuarantinedRowsAlarm": "AWS::CloudWatch::Alarm",
+    "StateRejectedAlarm": "AWS::CloudWatch::Alarm",
     "AthenaWorkGroup": "AWS::Athena::WorkGroup",
 }
 BUCKETS = {
@@ -506,6 +507,12 @@ def test_email_subscription_exists_only_when_an_address_is_given(
             [{"Name": "service", "Value": "load"}],
         ),
         (
+            "StateRejectedAlarm",
+            "ToteSysPipeline",
+            "StateRejected",
+            [{"Name": "service", "Value": "ingest"}],
+        ),
+        (
             "FailedEventsAlarm",
             "AWS/SQS",
             "ApproximateNumberOfMessagesVisible",
@@ -594,7 +601,7 @@ def test_athena_workgroup_writes_encrypted_results_to_the_results_bucket(
     assert config["EnforceWorkGroupConfiguration"] is True
     assert config["ResultConfiguration"] == {
         "OutputLocation": sub("s3://${AthenaResultsBucket}/results/"),
-        "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
+        "EncryptionConfiguration": {"EncryptionOption": "SSE_KMS"},
     }
 
 
@@ -653,6 +660,9 @@ def test_parameter_defaults_are_the_designed_ones(template: dict[str, Any]) -> N
         "PandasLayerArn": "",
         "SubnetIds": "",
         "SecurityGroupIds": "",
+        "DeployRoleArn": "",
+        "AllowManifestRepair": "false",
+        "RetentionDays": 30,
         "LogRetentionDays": 30,
     }
 
