@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -487,3 +489,37 @@ def test_template_named_queries_answer_the_same_from_lake_and_warehouse(
             assert lake_rows, f"{query.name} has no answer to compare"
     finally:
         wh.close()
+
+
+def _metric_lines(state_dir: Path, name: str) -> list[dict[str, Any]]:
+    """The EMF documents holding `name` in the runs' logs, oldest run first."""
+    found = []
+    for path in sorted((state_dir / "logs").glob("run-*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("{") and '"_aws"' in line and f'"{name}"' in line:
+                found.append(json.loads(line))
+    return found
+
+
+def _newest_change(snapshot: Snapshot) -> datetime:
+    """The newest (last_updated_date, last_updated_time) of any fact the warehouse held."""
+    return max(
+        datetime.combine(day, at)
+        for versions in snapshot.fact_versions.values()
+        for _, day, at in versions
+    ).replace(tzinfo=UTC)
+
+
+def test_each_load_emits_freshness_from_what_the_warehouse_holds(scenario: Scenario) -> None:
+    assert scenario.state_dir is not None
+    lines = _metric_lines(scenario.state_dir, "FreshnessSeconds")
+    # every run whose loader ran and succeeded; "third" loaded nothing new but has no
+    # Glue event (no loader run), "warehouse_down" failed
+    loaded = ("first", "second", "recovered", "redelivered")
+    assert len(lines) == len(loaded), [line["FreshnessSeconds"] for line in lines]
+    for label, line in zip(loaded, lines, strict=True):
+        emitted_at = datetime.fromtimestamp(line["_aws"]["Timestamp"] / 1000, UTC)
+        expected = (emitted_at - _newest_change(scenario.warehouse[label])).total_seconds()
+        [value] = line["FreshnessSeconds"]
+        assert abs(value - expected) < 1.0, (label, value, expected)
+        assert line["service"] == "load"

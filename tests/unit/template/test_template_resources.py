@@ -41,6 +41,8 @@ EXPECTED_TYPES = {
     "IngestErrorsAlarm": "AWS::CloudWatch::Alarm",
     "LoadErrorsAlarm": "AWS::CloudWatch::Alarm",
     "QuarantinedRowsAlarm": "AWS::CloudWatch::Alarm",
+    "FreshnessAlarm": "AWS::CloudWatch::Alarm",
+    "PipelineDashboard": "AWS::CloudWatch::Dashboard",
     "AthenaWorkGroup": "AWS::Athena::WorkGroup",
 }
 BUCKETS = {
@@ -654,6 +656,7 @@ def test_parameter_defaults_are_the_designed_ones(template: dict[str, Any]) -> N
         "SubnetIds": "",
         "SecurityGroupIds": "",
         "LogRetentionDays": 30,
+        "FreshnessAlarmSeconds": 1800,
     }
 
 
