@@ -37,13 +37,15 @@ class QueryChart:
     series: str | None = None
     kind: str = "bar"
     unit: str = ""
+    sep: str = " "
 
 
 QUERY_CHARTS = {
     "sales-by-month-and-currency": QueryChart(
-        ("year", "month"), "revenue", series="currency_code", kind="line", unit="revenue"
+        ("year", "month"), "revenue", series="currency_code", kind="line", unit="revenue", sep="-"
     ),
-    "top-designs": QueryChart(("design_name",), "units_sold", unit="units sold"),
+    # design names repeat (the generator reuses words): the id keeps the bars apart
+    "top-designs": QueryChart(("design_name", "design_id"), "units_sold", unit="units sold"),
     "revenue-by-staff-location": QueryChart(
         ("location",), "revenue", series="currency_code", unit="revenue"
     ),
@@ -89,6 +91,14 @@ def _float(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float | Decimal) else None
 
 
+def _label(value: Any) -> str:
+    """A category label: numbers zero-padded to two digits (months), empty text as "(none)"."""
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return cell(value).zfill(2)
+    text = cell(value)
+    return text if text.strip() else "(none)"
+
+
 def query_chart(answer: Answer, index: int) -> Chart | None:
     """The chart of one answer, or None for a query without a chart spec."""
     spec = QUERY_CHARTS.get(answer.name)
@@ -98,7 +108,7 @@ def query_chart(answer: Answer, index: int) -> Chart | None:
     labels: list[str] = []
     values: dict[str, dict[str, float | None]] = {}
     for row in answer.rows:
-        label = "-".join(cell(row[at[c]]).zfill(2) for c in spec.x)
+        label = spec.sep.join(_label(row[at[c]]) for c in spec.x)
         if label not in labels:
             labels.append(label)
         name = cell(row[at[spec.series]]) if spec.series else spec.y

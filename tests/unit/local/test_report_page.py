@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from report_state import ANSWERS, B1, B2, B3, write_state
 
 from local.history import BatchHistory, FreshnessPoint, HistoryError, read_history
-from local.report_page import render_page
+from local.report_page import Answer, query_chart, render_page
 from local.statedir import NAMES, StateDir
 
 NOW = datetime(2024, 11, 15, 15, 0, tzinfo=UTC)
@@ -117,3 +118,32 @@ def test_a_history_without_freshness_says_no_data_instead_of_an_empty_chart(
         "history-quarantine": 0,
     }
     assert page.count("no data yet") == 4
+
+
+def test_designs_that_share_a_name_keep_their_own_bars_and_empty_text_is_labelled() -> None:
+    designs = Answer(
+        "top-designs",
+        "",
+        ["design_id", "design_name", "orders", "units_sold"],
+        [(6, "Soft", 25, 1374615), (4, "Soft", 15, 972615)],
+    )
+    chart = query_chart(designs, 0)
+    assert chart is not None
+    assert (list(chart.labels), dict(chart.series)) == (
+        ["Soft 06", "Soft 04"],
+        {"units_sold": [1374615.0, 972615.0]},
+    )
+    locations = Answer(
+        "revenue-by-staff-location",
+        "",
+        ["location", "currency_code", "orders", "revenue"],
+        [
+            ("", "EUR", 5, Decimal("792964.91")),
+            ("Leeds", "EUR", 23, Decimal("3774167.18")),
+            ("Leeds", "GBP", 32, Decimal("4669292.61")),
+        ],
+    )
+    chart = query_chart(locations, 1)
+    assert chart is not None
+    assert list(chart.labels) == ["(none)", "Leeds"]
+    assert dict(chart.series) == {"EUR": [792964.91, 3774167.18], "GBP": [None, 4669292.61]}
