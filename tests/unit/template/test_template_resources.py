@@ -81,7 +81,7 @@ def test_functions_run_python311_x86_with_json_logs_tracing_and_one_namespace(
     function_globals = template["Globals"]["Function"]
     assert function_globals["Runtime"] == "python3.11"
     assert function_globals["Architectures"] == ["x86_64"]
-    assert function_globals["Tracing"] == "Active"
+    assert function_globals["Tracing"] == "Disabled"  # docs/adr/0008-no-x-ray-tracing.md
     assert function_globals["LoggingConfig"]["LogFormat"] == "JSON"
     assert function_globals["Environment"]["Variables"] == {
         "POWERTOOLS_METRICS_NAMESPACE": "ToteSysPipeline"
