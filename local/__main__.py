@@ -41,6 +41,9 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from pg8000.exceptions import DatabaseError, InterfaceError
+
+    from local.dsn import DsnError
     from local.history import HistoryError
     from local.query import LakeQueryError
     from local.report_page import write_report
@@ -49,7 +52,7 @@ def _report(args: argparse.Namespace) -> int:
         path = write_report(
             Path(args.state_dir), Path(args.output) if args.output else None, args.warehouse_dsn
         )
-    except (HistoryError, LakeQueryError, OSError) as exc:
+    except (HistoryError, LakeQueryError, DsnError, DatabaseError, InterfaceError, OSError) as exc:
         print(f"report failed: {one_line(exc)}", file=sys.stderr)
         return 1
     print(f"report written: {path}")

@@ -236,8 +236,9 @@ def render_page(source: str, answers: list[Answer], history: History, now: datet
 def write_report(state_dir: Path, output: Path | None, warehouse_dsn: str | None) -> Path:
     """Answer the questions, read the history, write the page; returns its path."""
     state = StateDir(state_dir)
+    history = read_history(state)  # local files first: a bad one fails before any query
     source, answers = answer_named_queries(state, warehouse_dsn)
-    page = render_page(source, answers, read_history(state), datetime.now(UTC))
+    page = render_page(source, answers, history, datetime.now(UTC))
     path = output or state_dir / "report.html"
     path.write_text(page, encoding="utf-8")
     return path

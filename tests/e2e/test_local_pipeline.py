@@ -30,6 +30,8 @@ from local.dialect import athena_to_postgres
 from local.dsn import dsn_to_secret, secret_to_dsn
 from local.statedir import NAMES
 from local.totesys import advance, create_schema, seed
+from tests.integration.local.browser import dump_dom, screenshot
+from tests.integration.local.test_report_browser import drawn_per_chart
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -172,6 +174,7 @@ class Scenario:
     lake_latest_by_month: list[tuple[str, ...]] = field(default_factory=list)
     state_dir: Path | None = None
     connect_warehouse: Any = None
+    warehouse_dsn: str = ""
 
 
 def local_cli(*args: str) -> Run:
@@ -222,7 +225,11 @@ def scenario(pg_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     names = [pg_server.create_database("e2e_src"), pg_server.create_database("e2e_wh")]
     source_dsn, warehouse_dsn = (pg_server.dsn(n) for n in names)
     state_dir = tmp_path_factory.mktemp("local-state")
-    found = Scenario(state_dir=state_dir, connect_warehouse=lambda: pg_server.connect(names[1]))
+    found = Scenario(
+        state_dir=state_dir,
+        connect_warehouse=lambda: pg_server.connect(names[1]),
+        warehouse_dsn=warehouse_dsn,
+    )
     source = pg_server.connect(names[0])
 
     def snapshot(label: str) -> None:
@@ -523,3 +530,31 @@ def test_each_load_emits_freshness_from_what_the_warehouse_holds(scenario: Scena
         [value] = line["FreshnessSeconds"]
         assert abs(value - expected) < 1.0, (label, value, expected)
         assert line["service"] == "load"
+
+
+def test_the_report_of_the_whole_run_draws_every_chart_in_a_browser(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    assert scenario.state_dir is not None
+    page = tmp_path / "report.html"
+    done = local_cli(
+        "report",
+        "--state-dir",
+        str(scenario.state_dir),
+        "--warehouse-dsn",
+        scenario.warehouse_dsn,
+        "--output",
+        str(page),
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, f"report written: {page}"), done.stderr
+
+    charts = drawn_per_chart(dump_dom(page, tmp_path / "profile-dom"))
+
+    queries = [f"query-{i}" for i in range(4)]  # the template's four named queries
+    history = ["history-rows", "history-seconds", "history-freshness", "history-quarantine"]
+    assert sorted(charts) == sorted(queries + history)
+    for chart, (marks, drawn) in charts.items():
+        assert marks > 0 and drawn == marks, (chart, marks, drawn)
+    assert charts["history-freshness"][0] == 4  # one point per successful load run
+    shot = screenshot(page, tmp_path / "profile-shot", tmp_path / "report.png", "1400,4200")
+    print(f"screenshot: {shot}")
