@@ -6,6 +6,7 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ingest.run import run_ingest
@@ -22,6 +23,10 @@ SECRETS_MANAGER = boto3.client("secretsmanager")
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """The schedule only says when: the run finds its own work from the bucket's state."""
-    logger.info("scheduled ingest", extra={"event_id": event.get("id"), "time": event.get("time")})
+    schedule = EventBridgeEvent(event)
+    if "id" in schedule and "time" in schedule:  # a hand-made test invocation may carry neither
+        logger.info("scheduled ingest", extra={"event_id": schedule.get_id, "time": schedule.time})
+    else:
+        logger.info("ingest invoked without a schedule event", extra={"keys": sorted(event)[:20]})
     summary = run_ingest(SETTINGS, s3=S3, secretsmanager=SECRETS_MANAGER, metrics=metrics)
     return summary.to_dict()

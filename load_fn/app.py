@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -13,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import NoRegionError
 
 from loader.load import run
-from loader.metrics import record_load_failure, record_load_metrics
+from loader.metrics import record_freshness, record_load_failure, record_load_metrics
 from loader.settings import Settings
 from loader.trigger import describe_trigger
 
@@ -48,6 +49,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         record_load_failure(metrics, exc)
         raise
     record_load_metrics(metrics, result, settings)
+    record_freshness(metrics, result, datetime.now(UTC))
     summary = result.summary()
     logger.info("load run finished", extra={"batches_loaded": summary["batches_loaded"]})
     return summary

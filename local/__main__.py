@@ -1,4 +1,4 @@
-"""`python -m local run|query|demo`: the whole pipeline on one machine, no AWS account."""
+"""`python -m local run|query|report|demo`: the whole pipeline on one machine, no AWS account."""
 
 from __future__ import annotations
 
@@ -39,6 +39,25 @@ def _query(args: argparse.Namespace) -> int:
     else:
         print(format_table(columns, rows))
         print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pg8000.exceptions import DatabaseError, InterfaceError
+
+    from local.dsn import DsnError
+    from local.history import HistoryError
+    from local.query import LakeQueryError
+    from local.report_page import write_report
+
+    try:
+        path = write_report(
+            Path(args.state_dir), Path(args.output) if args.output else None, args.warehouse_dsn
+        )
+    except (HistoryError, LakeQueryError, DsnError, DatabaseError, InterfaceError, OSError) as exc:
+        print(f"report failed: {one_line(exc)}", file=sys.stderr)
+        return 1
+    print(f"report written: {path}")
     return 0
 
 
@@ -87,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--format", choices=("table", "csv"), default="table")
     query.add_argument("sql")
     query.set_defaults(func=_query)
+
+    report = commands.add_parser("report", help="one offline HTML page: answers and history")
+    report.add_argument("--state-dir", required=True)
+    report.add_argument("--warehouse-dsn", help="answer the questions here (default: the lake)")
+    report.add_argument("--output", help="default: <state-dir>/report.html")
+    report.set_defaults(func=_report)
 
     demo = commands.add_parser("demo", help="from nothing to answered questions, in minutes")
     demo.add_argument(

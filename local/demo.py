@@ -26,6 +26,7 @@ from local.dialect import athena_to_postgres
 from local.dsn import dsn_to_secret
 from local.query import connect_lake, lake_tables
 from local.report import Progress, format_table, one_line
+from local.report_page import write_report
 from local.runner import CycleReport, LocalPipeline, StageError
 from local.services import PgServer, connect_secret, start_embedded_pg
 from local.statedir import NAMES, StateDir
@@ -293,6 +294,7 @@ def run_demo(
             )
         equal = _questions(progress, state, wh)
         progress.say()
+        progress.say(f"report: {write_report(state_path, None, wh)}")
         progress.say(f"demo finished in {time.perf_counter() - started:.0f}s")
         progress.say(f'query the lake: python -m local query --state-dir {state_path} "SQL"')
         if not equal:

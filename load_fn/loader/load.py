@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -28,6 +29,7 @@ from loader.warehouse import (
     loader_lock,
     read_last_loaded_batch_id,
     read_newest_batch_from,
+    read_newest_source_change,
     transaction,
     translate_error,
     write_loaded_batch,
@@ -55,6 +57,8 @@ class BatchResult:
     manifest_key: str
     tables: dict[str, TableCount] = field(default_factory=dict)
     already_loaded: bool = False
+    quarantined: dict[str, int] = field(default_factory=dict)
+    """Rows the transform quarantined in this batch, per source table."""
     seconds: float = 0.0
     stage_seconds: float = 0.0
     """Reading the lake and COPYing it into the star tables or their staging tables."""
@@ -70,6 +74,8 @@ class LoadResult:
     """The batches one run loaded, oldest first."""
 
     batches: list[BatchResult] = field(default_factory=list)
+    newest_source_change: datetime | None = None
+    """The newest source change the warehouse holds after the run (None: it holds none)."""
 
     def rows_written(self) -> dict[str, int]:
         """Rows written per table over all batches of the run."""
@@ -105,7 +111,9 @@ def run(settings: Settings, s3: S3Client, secretsmanager: SecretsManagerClient) 
     )
     try:
         apply_migrations(conn)
-        return load_pending(conn, s3, settings.processed_bucket, settings.lock_timeout_seconds)
+        result = load_pending(conn, s3, settings.processed_bucket, settings.lock_timeout_seconds)
+        result.newest_source_change = read_newest_source_change(conn)
+        return result
     finally:
         with contextlib.suppress(DatabaseError, InterfaceError, OSError):
             conn.close()
@@ -134,7 +142,7 @@ def load_batch(conn: Connection, s3: S3Client, bucket: str, key: str) -> BatchRe
     """Load one processed batch in one transaction; a batch already loaded is left alone."""
     started = time.monotonic()
     manifest = read_manifest(s3, bucket, key)
-    result = BatchResult(manifest.batch_id, key)
+    result = BatchResult(manifest.batch_id, key, quarantined=dict(manifest.quarantined))
     with transaction(conn, f"loading batch {manifest.batch_id}"):
         newest = read_newest_batch_from(conn, manifest.batch_id)
         if newest == manifest.batch_id:

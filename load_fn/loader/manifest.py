@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loader.exceptions import ManifestError
@@ -59,6 +59,8 @@ class ProcessedManifest:
     batch_id: str
     key: str
     tables: tuple[TablePlan, ...]
+    quarantined: dict[str, int] = field(default_factory=dict)
+    """Rows the transform rejected in this batch, per source table (they are not loaded)."""
 
 
 def read_manifest(s3: S3Client, bucket: str, key: str) -> ProcessedManifest:
@@ -83,7 +85,22 @@ def parse_manifest(key: str, data: dict[str, Any]) -> ProcessedManifest:
     plans = tuple(
         _plan(where, table, tables[table.name]) for table in LOAD_ORDER if table.name in tables
     )
-    return ProcessedManifest(batch_id, key, plans)
+    return ProcessedManifest(batch_id, key, plans, _quarantined(where, data.get("quarantine")))
+
+
+def _quarantined(where: str, entry: Any) -> dict[str, int]:
+    """Quarantined rows per source table; absent or `{}` means none."""
+    if entry is None:
+        return {}
+    if not isinstance(entry, dict):
+        raise ManifestError(f"{where}: 'quarantine' must be an object")
+    counts: dict[str, int] = {}
+    for table, item in entry.items():
+        rows = item.get("rows") if isinstance(item, dict) else None
+        if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
+            raise ManifestError(f"{where}: quarantine of {table} has row count {rows!r}")
+        counts[str(table)] = rows
+    return counts
 
 
 def _plan(where: str, table: StarTable, entry: Any) -> TablePlan:

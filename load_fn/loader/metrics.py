@@ -1,19 +1,25 @@
-"""CloudWatch metrics (EMF) of a load run: batches loaded, rows written per table, failures."""
+"""CloudWatch metrics (EMF) of a load run: batches, rows per table, freshness, failures."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Metrics
+from datetime import datetime
+
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from loader.load import LoadResult
 from loader.settings import Settings
 from pipeline_common.errors import PipelineError
 
+logger = Logger(child=True)
+
 
 def record_load_metrics(metrics: Metrics, result: LoadResult, settings: Settings) -> None:
-    """BatchesLoaded on the handler's metrics; RowsLoaded once per table, dimension `table`."""
+    """BatchesLoaded and QuarantinedRows on the handler's metrics; RowsLoaded per `table`."""
     loaded = [batch for batch in result.batches if not batch.already_loaded]
     metrics.add_metric(name="BatchesLoaded", unit=MetricUnit.Count, value=len(loaded))
+    quarantined = sum(sum(batch.quarantined.values()) for batch in loaded)
+    metrics.add_metric(name="QuarantinedRows", unit=MetricUnit.Count, value=quarantined)
     for table, rows in sorted(result.rows_written().items()):
         with single_metric(
             name="RowsLoaded",
@@ -31,3 +37,16 @@ def record_load_failure(metrics: Metrics, error: Exception) -> None:
     metrics.add_metric(name="LoadFailed", unit=MetricUnit.Count, value=1)
     metrics.add_metadata(key="error", value=type(error).__name__)
     metrics.add_metadata(key="transient", value=str(transient).lower())
+
+
+def record_freshness(metrics: Metrics, result: LoadResult, now: datetime) -> None:
+    """FreshnessSeconds: now minus the newest source change the warehouse holds.
+
+    An empty warehouse emits nothing: the freshness alarm treats missing data as breaching,
+    so "nothing loaded yet" alarms as "stale" does.
+    """
+    if result.newest_source_change is None:
+        logger.warning("warehouse holds no source change yet; FreshnessSeconds not emitted")
+        return
+    lag = (now - result.newest_source_change).total_seconds()
+    metrics.add_metric(name="FreshnessSeconds", unit=MetricUnit.Seconds, value=round(lag, 3))

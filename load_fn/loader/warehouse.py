@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from pg8000.exceptions import DatabaseError, InterfaceError
 from pg8000.native import Connection
 
 from loader.exceptions import BatchRejectedError, WarehouseBusyError
+from loader.schema import FACTS, quote_ident
 from pipeline_common.errors import (
     ConcurrentRunError,
     DatabaseUnavailableError,
@@ -121,3 +123,22 @@ def write_loaded_batch(
         manifest_key=manifest_key,
         row_counts=json.dumps(row_counts, sort_keys=True),
     )
+
+
+def read_newest_source_change(conn: Connection) -> datetime | None:
+    """The newest source `last_updated` the warehouse holds (UTC); None while it holds none.
+
+    Freshness is read from the warehouse, never from what was ingested: a batch in the lake
+    but not yet loaded does not count. Dimensions keep no change time, so the facts decide.
+    """
+    newest = " UNION ALL ".join(
+        f'SELECT max("last_updated_date" + "last_updated_time") AS changed '  # nosec B608
+        f"FROM {quote_ident(table.name)}"  # table names from the schema's allow-list
+        for table in FACTS
+    )
+    try:
+        rows = conn.run(f"SELECT max(changed) FROM ({newest}) AS newest")  # nosec B608 - allow-listed names
+    except (DatabaseError, InterfaceError, OSError) as exc:
+        raise translate_error(exc, "reading the newest source change") from exc
+    value = rows[0][0] if rows else None
+    return None if value is None else value.replace(tzinfo=UTC)

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,8 @@ from local.dialect import athena_to_postgres
 from local.dsn import dsn_to_secret, secret_to_dsn
 from local.statedir import NAMES
 from local.totesys import advance, create_schema, seed
+from tests.integration.local.browser import dump_dom, screenshot
+from tests.integration.local.test_report_browser import drawn_per_chart
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -170,6 +174,7 @@ class Scenario:
     lake_latest_by_month: list[tuple[str, ...]] = field(default_factory=list)
     state_dir: Path | None = None
     connect_warehouse: Any = None
+    warehouse_dsn: str = ""
 
 
 def local_cli(*args: str) -> Run:
@@ -220,7 +225,11 @@ def scenario(pg_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     names = [pg_server.create_database("e2e_src"), pg_server.create_database("e2e_wh")]
     source_dsn, warehouse_dsn = (pg_server.dsn(n) for n in names)
     state_dir = tmp_path_factory.mktemp("local-state")
-    found = Scenario(state_dir=state_dir, connect_warehouse=lambda: pg_server.connect(names[1]))
+    found = Scenario(
+        state_dir=state_dir,
+        connect_warehouse=lambda: pg_server.connect(names[1]),
+        warehouse_dsn=warehouse_dsn,
+    )
     source = pg_server.connect(names[0])
 
     def snapshot(label: str) -> None:
@@ -487,3 +496,65 @@ def test_template_named_queries_answer_the_same_from_lake_and_warehouse(
             assert lake_rows, f"{query.name} has no answer to compare"
     finally:
         wh.close()
+
+
+def _metric_lines(state_dir: Path, name: str) -> list[dict[str, Any]]:
+    """The EMF documents holding `name` in the runs' logs, oldest run first."""
+    found = []
+    for path in sorted((state_dir / "logs").glob("run-*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("{") and '"_aws"' in line and f'"{name}"' in line:
+                found.append(json.loads(line))
+    return found
+
+
+def _newest_change(snapshot: Snapshot) -> datetime:
+    """The newest (last_updated_date, last_updated_time) of any fact the warehouse held."""
+    return max(
+        datetime.combine(day, at)
+        for versions in snapshot.fact_versions.values()
+        for _, day, at in versions
+    ).replace(tzinfo=UTC)
+
+
+def test_each_load_emits_freshness_from_what_the_warehouse_holds(scenario: Scenario) -> None:
+    assert scenario.state_dir is not None
+    lines = _metric_lines(scenario.state_dir, "FreshnessSeconds")
+    # every run whose loader ran and succeeded; "third" loaded nothing new but has no
+    # Glue event (no loader run), "warehouse_down" failed
+    loaded = ("first", "second", "recovered", "redelivered")
+    assert len(lines) == len(loaded), [line["FreshnessSeconds"] for line in lines]
+    for label, line in zip(loaded, lines, strict=True):
+        emitted_at = datetime.fromtimestamp(line["_aws"]["Timestamp"] / 1000, UTC)
+        expected = (emitted_at - _newest_change(scenario.warehouse[label])).total_seconds()
+        [value] = line["FreshnessSeconds"]
+        assert abs(value - expected) < 1.0, (label, value, expected)
+        assert line["service"] == "load"
+
+
+def test_the_report_of_the_whole_run_draws_every_chart_in_a_browser(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    assert scenario.state_dir is not None
+    page = tmp_path / "report.html"
+    done = local_cli(
+        "report",
+        "--state-dir",
+        str(scenario.state_dir),
+        "--warehouse-dsn",
+        scenario.warehouse_dsn,
+        "--output",
+        str(page),
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, f"report written: {page}"), done.stderr
+
+    charts = drawn_per_chart(dump_dom(page, tmp_path / "profile-dom"))
+
+    queries = [f"query-{i}" for i in range(4)]  # the template's four named queries
+    history = ["history-rows", "history-seconds", "history-freshness", "history-quarantine"]
+    assert sorted(charts) == sorted(queries + history)
+    for chart, (marks, drawn) in charts.items():
+        assert marks > 0 and drawn == marks, (chart, marks, drawn)
+    assert charts["history-freshness"][0] == 4  # one point per successful load run
+    shot = screenshot(page, tmp_path / "profile-shot", tmp_path / "report.png", "1400,4200")
+    print(f"screenshot: {shot}")

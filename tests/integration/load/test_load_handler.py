@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from tests.integration.load.load_lake import (
     PID_3,
     TABLES,
     expected,
+    put_manifest,
     read_all,
     read_table,
     row_counts,
@@ -136,6 +138,92 @@ def test_the_handler_emits_batches_and_rows_per_table_as_emf_metrics(
     [batches] = [doc for doc in documents if "BatchesLoaded" in doc]
     assert batches["BatchesLoaded"] == [2.0]
     assert batches["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ToteSysPipelineTests"
+
+
+def _newest_fact_change(*batches: dict[str, list[dict[str, Any]]]) -> datetime:
+    """The newest last_updated among the batches' fact rows, from the test data itself."""
+    return max(
+        datetime.combine(row["last_updated_date"], time.fromisoformat(row["last_updated_time"]))
+        for batch in batches
+        for table, rows in batch.items()
+        if table.startswith("fact_")
+        for row in rows
+    ).replace(tzinfo=UTC)
+
+
+def _freshness(out: str) -> list[dict[str, Any]]:
+    return [doc for doc in emf_documents(out) if "FreshnessSeconds" in doc]
+
+
+def test_freshness_is_now_minus_the_newest_source_change_the_warehouse_holds(
+    s3, processed_bucket, load_env, lambda_context, capsys
+) -> None:
+    write_batch(s3, processed_bucket, PID_1, BATCH_1)
+    write_batch(s3, processed_bucket, PID_2, BATCH_2)
+    newest = _newest_fact_change(BATCH_1, BATCH_2)
+
+    before = datetime.now(UTC)
+    app.lambda_handler(BACKSTOP_EVENT, lambda_context)
+    after = datetime.now(UTC)
+
+    [doc] = _freshness(capsys.readouterr().out)
+    [value] = doc["FreshnessSeconds"]
+    assert (before - newest).total_seconds() - 0.001 <= value
+    assert value <= (after - newest).total_seconds() + 0.001
+    metric = doc["_aws"]["CloudWatchMetrics"][0]
+    assert {"Name": "FreshnessSeconds", "Unit": "Seconds"} in metric["Metrics"]
+    assert (metric["Namespace"], metric["Dimensions"]) == ("ToteSysPipelineTests", [["service"]])
+
+
+def test_freshness_counts_what_the_warehouse_holds_not_what_this_run_loaded(
+    s3, processed_bucket, load_env, lambda_context, capsys, wh_conn
+) -> None:
+    write_batch(s3, processed_bucket, PID_1, BATCH_1)
+    write_batch(s3, processed_bucket, PID_2, BATCH_2)
+    app.lambda_handler(GLUE_EVENT, lambda_context)
+    capsys.readouterr()
+    # A newer payment change only in the warehouse (not in any manifest): it decides.
+    wh_conn.run(
+        "UPDATE fact_payment SET last_updated_date = DATE '2024-11-16', "
+        "last_updated_time = TIME '09:30:00' WHERE payment_id = 3"
+    )
+
+    before = datetime.now(UTC)
+    summary = app.lambda_handler(BACKSTOP_EVENT, lambda_context)
+    after = datetime.now(UTC)
+
+    assert summary["batches_loaded"] == 0
+    [doc] = _freshness(capsys.readouterr().out)
+    newest = datetime(2024, 11, 16, 9, 30, tzinfo=UTC)
+    assert (before - newest).total_seconds() - 0.001 <= doc["FreshnessSeconds"][0]
+    assert doc["FreshnessSeconds"][0] <= (after - newest).total_seconds() + 0.001
+
+
+def test_an_empty_warehouse_emits_no_freshness_so_the_alarm_sees_missing_data(
+    s3, processed_bucket, load_env, lambda_context, capsys
+) -> None:
+    summary = app.lambda_handler(BACKSTOP_EVENT, lambda_context)
+
+    assert summary["batches_loaded"] == 0
+    assert _freshness(capsys.readouterr().out) == []
+
+
+def test_quarantined_rows_of_the_batches_loaded_are_one_metric_of_the_run(
+    s3, processed_bucket, load_env, lambda_context, capsys
+) -> None:
+    for pid, batch, quarantine in (
+        (PID_1, BATCH_1, {"sales_order": {"rows": 2}, "payment": {"rows": 1}}),
+        (PID_2, BATCH_2, {"sales_order": {"rows": 4}}),
+    ):
+        manifest = write_batch(s3, processed_bucket, pid, batch)
+        put_manifest(s3, processed_bucket, pid, {**manifest, "quarantine": quarantine})
+
+    app.lambda_handler(BACKSTOP_EVENT, lambda_context)
+    app.lambda_handler(BACKSTOP_EVENT, lambda_context)  # nothing new: nothing quarantined
+
+    runs = [doc for doc in emf_documents(capsys.readouterr().out) if "QuarantinedRows" in doc]
+    assert [doc["QuarantinedRows"] for doc in runs] == [[7.0], [0.0]]
+    assert runs[0]["service"] == "tests"
 
 
 def test_a_failed_run_emits_a_load_failed_metric_and_reraises(

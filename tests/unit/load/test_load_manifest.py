@@ -80,6 +80,14 @@ def test_a_manifest_is_planned_in_load_order_with_changed_objects_for_dimensions
     assert (fact.rows, fact.objects[0].rows) == (3, 3)
 
 
+def test_quarantined_rows_are_read_per_source_table_and_absent_means_none() -> None:
+    data = manifest() | {
+        "quarantine": {"sales_order": {"rows": 2, "prefix": "_quarantine/x/sales_order/"}}
+    }
+    assert parse_manifest(KEY, data).quarantined == {"sales_order": 2}
+    assert parse_manifest(KEY, manifest()).quarantined == {}
+
+
 def test_a_dimension_without_changed_objects_falls_back_to_its_snapshot() -> None:
     data = manifest()
     del data["tables"]["dim_staff"]["changed_objects"]
@@ -123,6 +131,11 @@ def test_a_dimension_without_changed_objects_falls_back_to_its_snapshot() -> Non
             ),
             rf"fact_sales_order: objects listed twice: \['fact_sales_order/created_month=2024-11/"
             rf"batch-{PID}-0.parquet'\]",
+        ),
+        (lambda m: m.update(quarantine=[]), "'quarantine' must be an object"),
+        (
+            lambda m: m.update(quarantine={"sales_order": {"rows": "2"}}),
+            "quarantine of sales_order has row count '2'",
         ),
     ],
 )

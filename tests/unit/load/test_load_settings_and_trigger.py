@@ -71,6 +71,16 @@ def test_the_scheduled_backstop_is_described_by_its_rule() -> None:
                 "keys": ["detail", "detail-type", "source"],
             },
         ),
+        (
+            # a job state change without EventBridge's envelope is not read as one
+            {"source": "aws.glue", "detail-type": "Glue Job State Change", "detail": {}},
+            {
+                "trigger": "unknown",
+                "source": "aws.glue",
+                "detail_type": "Glue Job State Change",
+                "keys": ["detail", "detail-type", "source"],
+            },
+        ),
         ([1, 2], {"trigger": "unknown", "event_type": "list"}),
         (None, {"trigger": "unknown", "event_type": "NoneType"}),
     ],

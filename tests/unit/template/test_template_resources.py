@@ -42,6 +42,8 @@ EXPECTED_TYPES = {
     "LoadErrorsAlarm": "AWS::CloudWatch::Alarm",
     "QuarantinedRowsAlarm": "AWS::CloudWatch::Alarm",
     "StateRejectedAlarm": "AWS::CloudWatch::Alarm",
+    "FreshnessAlarm": "AWS::CloudWatch::Alarm",
+    "PipelineDashboard": "AWS::CloudWatch::Dashboard",
     "AthenaWorkGroup": "AWS::Athena::WorkGroup",
 }
 BUCKETS = {
@@ -80,7 +82,7 @@ def test_functions_run_python311_x86_with_json_logs_tracing_and_one_namespace(
     function_globals = template["Globals"]["Function"]
     assert function_globals["Runtime"] == "python3.11"
     assert function_globals["Architectures"] == ["x86_64"]
-    assert function_globals["Tracing"] == "Active"
+    assert function_globals["Tracing"] == "Disabled"  # docs/adr/0010-no-x-ray-tracing.md
     assert function_globals["LoggingConfig"]["LogFormat"] == "JSON"
     assert function_globals["Environment"]["Variables"] == {
         "POWERTOOLS_METRICS_NAMESPACE": "ToteSysPipeline"
@@ -664,6 +666,7 @@ def test_parameter_defaults_are_the_designed_ones(template: dict[str, Any]) -> N
         "AllowManifestRepair": "false",
         "RetentionDays": 30,
         "LogRetentionDays": 30,
+        "FreshnessAlarmSeconds": 1800,
     }
 
 
