@@ -23,3 +23,7 @@ class UploadRejectedError(TerminalError):
 
 class ClockError(TransientError):
     """The source clock is behind the last batch, so a new batch id would not sort last."""
+
+
+class FenceError(TerminalError):
+    """The previous batch's snapshot cannot fence this run (malformed, or too many ids old)."""

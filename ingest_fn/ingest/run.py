@@ -17,6 +17,7 @@ from pg8000.exceptions import InterfaceError
 
 from ingest.exceptions import ClockError, UploadError
 from ingest.extract import TableCopy, TableExtract, extract_table
+from ingest.fence import Snapshot, fence_for, read_current_snapshot, read_seen_xids
 from ingest.layout import batch_id_for, part_key
 from ingest.manifest import build_manifest, write_manifest
 from ingest.settings import Settings
@@ -105,6 +106,8 @@ def ingest_batch(
                 f"{previous.batch_id}; retry once the clock has passed it"
             )
         hi = format_timestamp(now - dt.timedelta(seconds=settings.commit_lag_seconds))
+        current = read_current_snapshot(conn)
+        fence = fence_for(previous.snapshot, current)
         specs = describe_tables(conn, settings.tables)
         copies: dict[str, TableCopy] = {}
         extracts: dict[str, TableExtract] = {}
@@ -121,6 +124,7 @@ def ingest_batch(
                     window,
                     partial(_open_part, s3, bucket, table, batch_id),
                     part_rows=settings.part_rows,
+                    fence=fence,
                 )
             for name in list(copies):
                 extracts[name] = copies.pop(name).wait()
@@ -128,6 +132,10 @@ def ingest_batch(
             for copy in copies.values():
                 copy.abort()
             raise
+        watermarks = {table: extracts[table].window.hi for table in settings.tables}
+        seen = None
+        if any(extract.rows for extract in extracts.values()):
+            seen = read_seen_xids(conn, specs.values(), watermarks, current)
     extracts = {table: extracts[table] for table in settings.tables}  # reported in this order
     for table, extract in extracts.items():
         _log_extract(table, extract)
@@ -137,7 +145,7 @@ def ingest_batch(
         logger.info("no changes; nothing written", extra={"hi": hi})
         return IngestSummary(None, None, hi, rows, 0, time.perf_counter() - started)
 
-    watermarks = {table: extract.window.hi for table, extract in extracts.items()}
+    batch_snapshot = Snapshot(current.xmin, current.xmax, current.xip, seen or ())
     manifest = build_manifest(
         batch_id=batch_id,
         created_at=now,
@@ -145,11 +153,12 @@ def ingest_batch(
         hi=hi,
         watermarks=watermarks,
         extracts=extracts,
+        snapshot=batch_snapshot,
     )
     key = _s3_write("manifest", lambda: write_manifest(s3, bucket, manifest))
     _s3_write(
         "watermark cache",
-        lambda: write_watermarks(s3, bucket, IngestState(batch_id, watermarks)),
+        lambda: write_watermarks(s3, bucket, IngestState(batch_id, watermarks, batch_snapshot)),
     )
     seconds = time.perf_counter() - started
     logger.info(
