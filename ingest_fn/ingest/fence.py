@@ -39,9 +39,21 @@ MAX_SPAN = 2**31 - 2
 # age(xid) for xid 3 (FirstNormalTransactionId) gives the transaction's stable latest id.
 _FIRST_NORMAL_XID = 3
 
+# Past this many new ids the check for one that became visible is not worth its cost.
+_NEW_IDS_CHECKED = 10_000
+# The snapshot, age()'s base, and whether any id visible now was not in the previous
+# snapshot (:xip in progress then, or at or after :xmax): if none, nothing committed since
+# and the fence is empty. pg_visible_in_snapshot() is true for an aborted id too, and for a
+# subtransaction id whose parent is still running; both only make the fence run needlessly.
 _SNAPSHOT_SQL = f"""
 SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text,
-       ARRAY(SELECT x::text FROM pg_snapshot_xip(s) AS x), age('{_FIRST_NORMAL_XID}'::xid)
+       ARRAY(SELECT x::text FROM pg_snapshot_xip(s) AS x), age('{_FIRST_NORMAL_XID}'::xid),
+       EXISTS (SELECT FROM unnest(CAST(:xip AS text[])::xid8[]) AS x
+               WHERE pg_visible_in_snapshot(x, s))
+       OR pg_snapshot_xmax(s)::text::numeric - CAST(:xmax AS numeric) > {_NEW_IDS_CHECKED}
+       OR EXISTS (SELECT FROM generate_series(CAST(:xmax AS numeric),
+                                              pg_snapshot_xmax(s)::text::numeric - 1) AS g
+                  WHERE pg_visible_in_snapshot(g::text::xid8, s))
 FROM pg_current_snapshot() AS s
 """
 
@@ -96,6 +108,8 @@ class CurrentSnapshot:
     xmax: int
     xip: tuple[int, ...]
     latest: int
+    committed_since: bool = True
+    """Some id visible now was not in the previous batch's snapshot (True if none was given)."""
 
     def age_of(self, xid: int) -> int:
         """What age(xmin) returns in this transaction for a row written by `xid`."""
@@ -120,10 +134,15 @@ class Fence:
         return f"{condition} AND age(xmin) <> ALL('{{{','.join(map(str, ages))}}}'::int4[])"
 
 
-def read_current_snapshot(conn: pg8000.native.Connection) -> CurrentSnapshot:
-    """The transaction's snapshot, and its stable latest id (fixed at the first age() call)."""
+def read_current_snapshot(
+    conn: pg8000.native.Connection, previous: Snapshot | None = None
+) -> CurrentSnapshot:
+    """The transaction's snapshot, its stable latest id (fixed at the first age() call), and
+    whether anything committed since `previous` (one statement)."""
+    xip = [str(x) for x in previous.xip] if previous is not None else []
+    since = str(previous.xmax) if previous is not None else "0"
     try:
-        [[xmin, xmax, xip, age]] = conn.run(_SNAPSHOT_SQL)
+        [[xmin, xmax, xip, age, committed]] = conn.run(_SNAPSHOT_SQL, xip=xip, xmax=since)
     except (InterfaceError, DatabaseError, OSError) as exc:
         raise database_error(exc, "reading the snapshot") from exc
     xmax8 = int(xmax)
@@ -131,11 +150,17 @@ def read_current_snapshot(conn: pg8000.native.Connection) -> CurrentSnapshot:
     # or the next one: rebuild its 64 bits from xmax's.
     latest32 = (int(age) + _FIRST_NORMAL_XID) % 2**32
     latest = xmax8 + (latest32 - xmax8) % 2**32
-    return CurrentSnapshot(int(xmin), xmax8, tuple(sorted(int(x) for x in xip)), latest)
+    in_progress = tuple(sorted(int(x) for x in xip))
+    return CurrentSnapshot(int(xmin), xmax8, in_progress, latest, previous is None or committed)
 
 
 def fence_for(previous: Snapshot | None, current: CurrentSnapshot) -> Fence | None:
-    """The fence over the previous batch's snapshot (None on a first run or an old manifest)."""
+    """The fence over the previous batch's snapshot.
+
+    None on a first run, after a manifest written before the fence, or when no transaction
+    id became visible since the previous snapshot: then no version can be behind the fence,
+    and the reads stay the plain windows (no per-row test).
+    """
     if previous is None:
         return None
     span = current.age_of(previous.xmin)
@@ -149,6 +174,8 @@ def fence_for(previous: Snapshot | None, current: CurrentSnapshot) -> Fence | No
             f"the previous batch's snapshot is {span} transaction ids old, more than 32-bit "
             "xmin can be compared over; re-ingest from an empty ingest bucket"
         )
+    if not current.committed_since:
+        return None
     return Fence(span, tuple(sorted(current.age_of(x) for x in previous.seen_xids)))
 
 

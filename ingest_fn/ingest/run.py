@@ -106,7 +106,7 @@ def ingest_batch(
                 f"{previous.batch_id}; retry once the clock has passed it"
             )
         hi = format_timestamp(now - dt.timedelta(seconds=settings.commit_lag_seconds))
-        current = read_current_snapshot(conn)
+        current = read_current_snapshot(conn, previous.snapshot)
         fence = fence_for(previous.snapshot, current)
         specs = describe_tables(conn, settings.tables)
         copies: dict[str, TableCopy] = {}

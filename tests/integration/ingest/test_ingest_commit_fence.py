@@ -209,3 +209,30 @@ def test_frozen_rows_are_not_read_again(totesys, ingest, s3, bucket) -> None:
 
     assert {t: n for t, n in after.rows.items() if n} == {t: len(i) for t, i in changed.items()}
     _assert_every_version_once(s3, bucket, totesys)
+
+
+def test_the_snapshot_says_whether_anything_committed_since_the_previous_one(
+    totesys, writer
+) -> None:
+    from ingest.fence import Snapshot, read_current_snapshot
+
+    reader = writer  # a connection of its own, in one REPEATABLE READ transaction
+    writer_two = totesys
+    writer_two.run("BEGIN")
+    writer_two.run(f"UPDATE staff SET last_updated = {NOW_UTC} WHERE staff_id = 2")
+    reader.run("START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    first = read_current_snapshot(reader)
+    previous = Snapshot(first.xmin, first.xmax, first.xip)
+
+    same = read_current_snapshot(reader, previous)  # the same snapshot: nothing new in it
+    writer_two.run("COMMIT")
+    still = read_current_snapshot(reader, previous)  # committed after this snapshot
+    reader.run("ROLLBACK")
+    later = read_current_snapshot(reader, previous)  # a new transaction, a new snapshot
+
+    assert (first.committed_since, same.committed_since, still.committed_since) == (
+        True,
+        False,
+        False,
+    )
+    assert later.committed_since

@@ -69,3 +69,10 @@ def test_the_snapshot_round_trips_through_the_manifest() -> None:
 def test_a_malformed_snapshot_is_refused(data: object, match: str) -> None:
     with pytest.raises(FenceError, match=match):
         snapshot_from_manifest(data)
+
+
+def test_no_fence_when_nothing_committed_since_the_previous_snapshot() -> None:
+    previous = Snapshot(10, 12, (10,))
+    quiet = CurrentSnapshot(10, 12, (10,), latest=12, committed_since=False)
+
+    assert fence_for(previous, quiet) is None
