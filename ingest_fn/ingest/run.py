@@ -95,7 +95,8 @@ def ingest_batch(
     *,
     started: float | None = None,
 ) -> IngestSummary:
-    """Extract every table's window from one snapshot; write the manifest, then the cache."""
+    """Extract every table's window and fence from one snapshot; write the manifest, then
+    the cache."""
     started = time.perf_counter() if started is None else started
     bucket = settings.ingest_bucket
     with snapshot(conn) as now:
