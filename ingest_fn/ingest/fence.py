@@ -45,12 +45,12 @@ _NEW_IDS_CHECKED = 10_000
 # snapshot (:xip in progress then, or at or after :xmax): if none, nothing committed since
 # and the fence is empty. pg_visible_in_snapshot() is true for an aborted id too, and for a
 # subtransaction id whose parent is still running; both only make the fence run needlessly.
-_SNAPSHOT_SQL = f"""
+_SNAPSHOT_SQL = """
 SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text,
-       ARRAY(SELECT x::text FROM pg_snapshot_xip(s) AS x), age('{_FIRST_NORMAL_XID}'::xid),
+       ARRAY(SELECT x::text FROM pg_snapshot_xip(s) AS x), age(CAST(:first AS text)::xid),
        EXISTS (SELECT FROM unnest(CAST(:xip AS text[])::xid8[]) AS x
                WHERE pg_visible_in_snapshot(x, s))
-       OR pg_snapshot_xmax(s)::text::numeric - CAST(:xmax AS numeric) > {_NEW_IDS_CHECKED}
+       OR pg_snapshot_xmax(s)::text::numeric - CAST(:xmax AS numeric) > CAST(:checked AS int)
        OR EXISTS (SELECT FROM generate_series(CAST(:xmax AS numeric),
                                               pg_snapshot_xmax(s)::text::numeric - 1) AS g
                   WHERE pg_visible_in_snapshot(g::text::xid8, s))
@@ -142,7 +142,13 @@ def read_current_snapshot(
     xip = [str(x) for x in previous.xip] if previous is not None else []
     since = str(previous.xmax) if previous is not None else "0"
     try:
-        [[xmin, xmax, xip, age, committed]] = conn.run(_SNAPSHOT_SQL, xip=xip, xmax=since)
+        [[xmin, xmax, xip, age, committed]] = conn.run(
+            _SNAPSHOT_SQL,
+            first=str(_FIRST_NORMAL_XID),
+            xip=xip,
+            xmax=since,
+            checked=_NEW_IDS_CHECKED,
+        )
     except (InterfaceError, DatabaseError, OSError) as exc:
         raise database_error(exc, "reading the snapshot") from exc
     xmax8 = int(xmax)
