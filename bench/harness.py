@@ -427,6 +427,13 @@ class Bench:
         ]
         if any(r["rows"] for r in noop):
             raise BenchError(f"a run with no source change extracted rows: {noop[0]['tables']}")
+        source_env = {"BENCH_SOURCE_SECRET": json.dumps(self.source_secret)}
+        fence = [
+            self.children.run("ingest_fence", ["--turn", str(rep)], env=source_env)
+            for rep in range(self.options.repeat)
+        ]
+        if any(r["rows"] for r in fence):
+            raise BenchError(f"the fence's no-change reads returned rows: {fence[0]}")
         if any(r["rows"] != runs[0]["rows"] for r in runs):
             raise BenchError("incremental runs over the same window extracted different rows")
         self.say(
@@ -446,6 +453,10 @@ class Bench:
             "advance": advanced,
             "changed": method(runs),
             "noop": method(noop),
+            "fence": {
+                key: spread([r[key] for r in fence])
+                for key in ("seconds", "plain_seconds", "added_seconds", "seen_xids_seconds")
+            },
             "query_count_method": (
                 "every statement sent by any pg8000 connection in the ingest process, "
                 "counted by wrapping pg8000.core.CoreConnection.execute_simple/"

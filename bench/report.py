@@ -166,6 +166,10 @@ def render_table(results: dict[str, Any]) -> str:
         f"          project/(COPY + the same keys) {_num(_load_vs_copy_keys(results))}",
         f"  transform: Glue/DuckDB time {_num(summary.get('transform_vs_duckdb'))}x",
         f"  no-change incremental ingest: {_num(summary.get('noop_incremental_s'))} s",
+        f"  commit fence: no-change reads of the 11 tables "
+        f"{_num(_get(results, 'incremental', 'fence', 'plain_seconds', 'median'))} s without, "
+        f"{_num(_get(results, 'incremental', 'fence', 'seconds', 'median'))} s with it; "
+        f"seen_xids {_num(_get(results, 'incremental', 'fence', 'seen_xids_seconds', 'median'))} s",
     ]
     for note in results.get("notes", []):
         text.append(f"note: {note}")

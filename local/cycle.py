@@ -31,7 +31,10 @@ def freshness_line(report: CycleReport) -> str:
     hi = datetime.fromisoformat(report.ingest_hi).replace(tzinfo=UTC)
     lag = (report.finished_at - hi).total_seconds()
     return (
-        f"freshness: warehouse holds every source change before {report.ingest_hi} UTC; "
+        # Stamped before hi is not enough: a change of a transaction still open at the
+        # snapshot comes with the next batch (the commit fence, docs/adr/0007).
+        f"freshness: warehouse holds every source change committed and stamped before "
+        f"{report.ingest_hi} UTC; "
         f"loaded {lag:.0f}s after that point (commit lag included)"
     )
 

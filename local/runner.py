@@ -126,7 +126,7 @@ class LocalPipeline:
         source_dsn: str,
         warehouse_dsn: str,
         state_dir: Path,
-        commit_lag_seconds: int = 60,
+        commit_lag_seconds: int = 0,
         progress: Progress | None = None,
         names: LocalNames = NAMES,
         template_path: Path = stack.TEMPLATE_PATH,

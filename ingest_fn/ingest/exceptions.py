@@ -37,3 +37,7 @@ class StateAheadError(StateRejectedError, TerminalError):
 class WatermarkAheadError(StateRejectedError, TransientError):
     """A watermark is after this run's `hi` but not after the clock: the commit lag was
     raised since the last run, and a later run (once `hi` has passed it) succeeds."""
+
+
+class FenceError(TerminalError):
+    """The previous batch's snapshot cannot fence this run (malformed, or too many ids old)."""

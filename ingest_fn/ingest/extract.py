@@ -19,6 +19,7 @@ import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
 from ingest.copy_out import copy_rows_out
+from ingest.fence import Fence
 from ingest.source import (
     SOURCE_SCHEMA,
     WATERMARK_COLUMN,
@@ -65,15 +66,20 @@ class TableExtract:
         }
 
 
-def copy_sql(spec: TableSpec, window: Window) -> str:
+def copy_sql(spec: TableSpec, window: Window, fence: Fence | None = None) -> str:
     """`COPY (SELECT cols FROM t WHERE last_updated in [lo, hi) ORDER BY pk) TO STDOUT ...`.
 
+    With a fence, rows before lo that the previous snapshot could not see are taken too.
     Table and column names are quoted identifiers (the table is on the allow-list, the
-    columns come from the catalog); the window bounds are strictly checked literals.
+    columns come from the catalog); the window bounds are strictly checked literals and
+    the fence's ages are integers.
     """
     columns = ", ".join(quote_identifier(column.name) for column in spec.columns)
     table = f"{quote_identifier(SOURCE_SCHEMA)}.{quote_identifier(spec.name)}"
-    condition = window.sql_condition(quote_identifier(WATERMARK_COLUMN))
+    condition = window.sql_condition(
+        quote_identifier(WATERMARK_COLUMN),
+        or_before_lo=None if fence is None else fence.sql_condition(),
+    )
     order = quote_identifier(spec.primary_key)
     # Built as text because COPY takes no bind parameters; every piece is quoted above.
     select = f"SELECT {columns} FROM {table} WHERE {condition} ORDER BY {order}"  # nosec
@@ -113,15 +119,17 @@ def extract_table(
     open_part: Callable[[int], GzipObjectWriter],
     *,
     part_rows: int,
+    fence: Fence | None = None,
 ) -> TableCopy:
-    """Stream a table's window into parts; returns once the COPY is read (TableCopy.wait()
-    waits for the uploads). On any failure the uploads are aborted and the error raised."""
+    """Stream a table's window (and fence) into parts; returns once the COPY is read
+    (TableCopy.wait() waits for the uploads). On any failure the uploads are aborted and
+    the error raised."""
     started = time.perf_counter()
-    if window.is_empty:
+    if window.is_empty and fence is None:
         return TableCopy(spec, window, None, 0.0)
     writer = CsvPartWriter(open_part, part_rows=part_rows)
     try:
-        copy_rows_out(conn, copy_sql(spec, window), writer)
+        copy_rows_out(conn, copy_sql(spec, window, fence), writer)
         writer.finish()
     except (InterfaceError, DatabaseError, OSError) as exc:
         writer.abort()

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ingest.extract import TableExtract
+from ingest.fence import Snapshot
 from ingest.layout import manifest_key
 from pipeline_common.s3objects import write_json
 
@@ -26,6 +27,7 @@ def build_manifest(
     hi: str,
     watermarks: Mapping[str, str],
     extracts: Mapping[str, TableExtract],
+    snapshot: Snapshot,
 ) -> dict[str, Any]:
     """The manifest document of docs/contracts.md section 1; only tables with rows listed."""
     if created_at.tzinfo is None:
@@ -38,6 +40,7 @@ def build_manifest(
         "commit_lag_seconds": commit_lag_seconds,
         "hi": hi,
         "watermarks": dict(watermarks),
+        "snapshot": snapshot.to_manifest(),
         "tables": {
             table: extract.to_manifest() for table, extract in extracts.items() if extract.rows
         },

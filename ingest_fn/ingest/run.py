@@ -17,6 +17,7 @@ from pg8000.exceptions import InterfaceError
 
 from ingest.exceptions import ClockError, StateRejectedError, UploadError
 from ingest.extract import TableCopy, TableExtract, extract_table
+from ingest.fence import Snapshot, fence_for, read_current_snapshot, read_seen_xids
 from ingest.layout import batch_id_for, part_key
 from ingest.manifest import build_manifest, write_manifest
 from ingest.settings import Settings
@@ -99,7 +100,8 @@ def ingest_batch(
     *,
     started: float | None = None,
 ) -> IngestSummary:
-    """Extract every table's window from one snapshot; write the manifest, then the cache."""
+    """Extract every table's window and fence from one snapshot; write the manifest, then
+    the cache."""
     started = time.perf_counter() if started is None else started
     bucket = settings.ingest_bucket
     with snapshot(conn) as now:
@@ -111,6 +113,8 @@ def ingest_batch(
                 f"source clock gives batch {batch_id}, not after the last batch "
                 f"{previous.batch_id}; retry once the clock has passed it"
             )
+        current = read_current_snapshot(conn, previous.snapshot)
+        fence = fence_for(previous.snapshot, current)
         specs = describe_tables(conn, settings.tables)
         copies: dict[str, TableCopy] = {}
         extracts: dict[str, TableExtract] = {}
@@ -127,6 +131,7 @@ def ingest_batch(
                     window,
                     partial(_open_part, s3, bucket, table, batch_id),
                     part_rows=settings.part_rows,
+                    fence=fence,
                 )
             for name in list(copies):
                 extracts[name] = copies.pop(name).wait()
@@ -134,6 +139,10 @@ def ingest_batch(
             for copy in copies.values():
                 copy.abort()
             raise
+        watermarks = {table: extracts[table].window.hi for table in settings.tables}
+        seen = None
+        if any(extract.rows for extract in extracts.values()):
+            seen = read_seen_xids(conn, specs.values(), watermarks, current)
     extracts = {table: extracts[table] for table in settings.tables}  # reported in this order
     for table, extract in extracts.items():
         _log_extract(table, extract)
@@ -143,7 +152,7 @@ def ingest_batch(
         logger.info("no changes; nothing written", extra={"hi": hi})
         return IngestSummary(None, None, hi, rows, 0, time.perf_counter() - started)
 
-    watermarks = {table: extract.window.hi for table, extract in extracts.items()}
+    batch_snapshot = Snapshot(current.xmin, current.xmax, current.xip, seen or ())
     manifest = build_manifest(
         batch_id=batch_id,
         created_at=now,
@@ -151,11 +160,12 @@ def ingest_batch(
         hi=hi,
         watermarks=watermarks,
         extracts=extracts,
+        snapshot=batch_snapshot,
     )
     key = _s3_write("manifest", lambda: write_manifest(s3, bucket, manifest))
     _s3_write(
         "watermark cache",
-        lambda: write_watermarks(s3, bucket, IngestState(batch_id, watermarks)),
+        lambda: write_watermarks(s3, bucket, IngestState(batch_id, watermarks, batch_snapshot)),
     )
     seconds = time.perf_counter() - started
     logger.info(

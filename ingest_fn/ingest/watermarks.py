@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
+from ingest.exceptions import FenceError
+from ingest.fence import Snapshot, snapshot_from_manifest
 from ingest.layout import (
     MANIFEST_PREFIX,
     STATE_KEY,
@@ -39,14 +41,21 @@ logger = Logger(child=True)
 
 @dataclass(frozen=True)
 class IngestState:
-    """The newest committed batch and the `hi` each table has been read up to."""
+    """The newest committed batch, the `hi` each table has been read up to, its snapshot."""
 
     batch_id: str | None = None
     watermarks: dict[str, str] = field(default_factory=dict)
+    snapshot: Snapshot | None = None
+    """None before the first batch, or after a batch written before the commit fence."""
 
     def to_json(self) -> dict[str, Any]:
         """The cache object's content."""
-        return {"batch_id": self.batch_id, "watermarks": dict(self.watermarks)}
+        snapshot = None if self.snapshot is None else self.snapshot.to_manifest()
+        return {
+            "batch_id": self.batch_id,
+            "watermarks": dict(self.watermarks),
+            "snapshot": snapshot,
+        }
 
 
 def read_watermarks(s3: S3Client, bucket: str) -> IngestState:
@@ -98,6 +107,7 @@ def _state_from(data: dict[str, Any], where: str) -> IngestState:
             if not isinstance(table, str):
                 raise MalformedObjectError(f"{where} has a non-text table name")
             parse_timestamp(value)
-    except (BatchIdError, TimestampFormatError) as exc:
+        snapshot = snapshot_from_manifest(data.get("snapshot"))
+    except (BatchIdError, TimestampFormatError, FenceError) as exc:
         raise MalformedObjectError(f"{where}: {exc}") from exc
-    return IngestState(batch_id, dict(watermarks))
+    return IngestState(batch_id, dict(watermarks), snapshot)

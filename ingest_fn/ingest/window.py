@@ -59,12 +59,19 @@ class Window:
         """True when lo == hi: no row can be in the window, so no query is needed."""
         return self.lo == self.hi
 
-    def sql_condition(self, quoted_column: str) -> str:
-        """`col >= lo AND col < hi` (or `col < hi` on a first extract) with quoted literals."""
+    def sql_condition(self, quoted_column: str, *, or_before_lo: str | None = None) -> str:
+        """`col >= lo AND col < hi` (or `col < hi` on a first extract) with quoted literals.
+
+        `or_before_lo` also takes the rows before lo that meet it (the commit fence):
+        `col < hi AND (col >= lo OR <or_before_lo>)`.
+        """
         upper = f"{quoted_column} < {timestamp_literal(self.hi)}"
         if self.lo is None:
             return upper
-        return f"{quoted_column} >= {timestamp_literal(self.lo)} AND {upper}"
+        lower = f"{quoted_column} >= {timestamp_literal(self.lo)}"
+        if or_before_lo is None:
+            return f"{lower} AND {upper}"
+        return f"{upper} AND ({lower} OR ({or_before_lo}))"
 
     def to_manifest(self) -> dict[str, str | None]:
         """The window as the manifest records it."""

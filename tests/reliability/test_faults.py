@@ -476,7 +476,11 @@ def test_second_ingest_while_one_runs_fails_cleanly_and_corrupts_nothing(
     assert len(outcome["report"].loaded_batches) == 1
     newest = rig.ingest_manifests()[-1]
     cache = json.loads((rig.landing / WATERMARK_CACHE).read_text())
-    assert cache == {"batch_id": newest["batch_id"], "watermarks": newest["watermarks"]}
+    assert cache == {
+        "batch_id": newest["batch_id"],
+        "watermarks": newest["watermarks"],
+        "snapshot": newest["snapshot"],
+    }
     rig.check()
 
 

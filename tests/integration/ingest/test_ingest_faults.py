@@ -48,7 +48,11 @@ def _assert_catches_up(ingest, s3, bucket, totesys, changed: dict[str, list[int]
         assert ids(rows) == changed_ids
         assert rows == [r for r in source_rows(totesys, table) if int(r[0]) in changed_ids]
         assert latest["tables"][table]["window"]["lo"] == before[-1]["hi"]
-    assert state(s3, bucket) == {"batch_id": latest["batch_id"], "watermarks": latest["watermarks"]}
+    assert state(s3, bucket) == {
+        "batch_id": latest["batch_id"],
+        "watermarks": latest["watermarks"],
+        "snapshot": latest["snapshot"],
+    }
 
 
 @pytest.mark.parametrize(

@@ -155,7 +155,11 @@ def test_manifest_records_columns_keys_and_watermarks(totesys, ingest, s3, bucke
     assert payment_type["payment_type_name"]["udt_name"] == "PaymentTypeName"
     address = {c["name"]: c for c in manifest["tables"]["address"]["columns"]}
     assert address["address_line_2"]["nullable"] is True
-    assert state(s3, bucket) == {"batch_id": batch, "watermarks": manifest["watermarks"]}
+    assert state(s3, bucket) == {
+        "batch_id": batch,
+        "watermarks": manifest["watermarks"],
+        "snapshot": manifest["snapshot"],
+    }
     assert summary.to_dict()["manifest_key"] == f"_manifests/{batch}.json"
 
 

@@ -41,7 +41,11 @@ def test_next_run_carries_exactly_the_changed_rows(totesys, ingest, s3, bucket) 
         assert second["tables"][table]["window"] == {"lo": first["hi"], "hi": second["hi"]}
     assert summary.rows == {table: len(changed.get(table, [])) for table in TOTESYS_TABLES}
     assert second["watermarks"] == {table: second["hi"] for table in TOTESYS_TABLES}
-    assert state(s3, bucket) == {"batch_id": second["batch_id"], "watermarks": second["watermarks"]}
+    assert state(s3, bucket) == {
+        "batch_id": second["batch_id"],
+        "watermarks": second["watermarks"],
+        "snapshot": second["snapshot"],
+    }
     _, payments = read_table(s3, bucket, second, "payment")
     assert payments[0][8] == "t"  # payment 1, now paid: the update's new value is carried
 

@@ -10,13 +10,13 @@ from pipeline_common.errors import ConfigError
 ENV = {"INGEST_BUCKET": "totesys-ingest-123", "SOURCE_SECRET_ID": "totesys/source"}
 
 
-def test_defaults_are_the_eleven_tables_a_minute_of_lag_and_the_measured_part_size() -> None:
+def test_defaults_are_the_eleven_tables_no_lag_and_the_measured_part_size() -> None:
     settings = Settings.from_env(ENV)
 
     assert settings == Settings(
         ingest_bucket="totesys-ingest-123",
         source_secret_id="totesys/source",
-        commit_lag_seconds=60,
+        commit_lag_seconds=0,
         tables=TOTESYS_TABLES,
         part_rows=DEFAULT_PART_ROWS,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ingest.extract import TableExtract, copy_sql
+from ingest.fence import Fence, Snapshot
 from ingest.manifest import build_manifest
 from ingest.source import Column, TableSpec, quote_identifier
 from ingest.upload import PartInfo
@@ -31,6 +32,24 @@ def test_copy_statement_quotes_identifiers_and_orders_by_the_key() -> None:
     )
 
 
+def test_copy_statement_with_a_fence_also_takes_rows_before_lo_by_their_xmin() -> None:
+    fence = Fence(span=40, seen_ages=(3, 17))
+
+    assert copy_sql(SPEC, WINDOW, fence) == (
+        'COPY (SELECT "currency_id", "currency_code", "last_updated" FROM "public"."currency" '
+        "WHERE \"last_updated\" < '2024-11-15 14:40:00.123000'::timestamp AND "
+        "(\"last_updated\" >= '2024-11-15 14:37:00.000000'::timestamp OR "
+        "(age(xmin) BETWEEN 1 AND 40 AND age(xmin) <> ALL('{3,17}'::int4[]))) "
+        'ORDER BY "currency_id") TO STDOUT (FORMAT csv, HEADER)'
+    )
+
+
+def test_a_fence_on_a_first_extract_adds_nothing() -> None:
+    first = Window(None, "2024-11-15 14:40:00.123000")
+
+    assert copy_sql(SPEC, first, Fence(40, ())) == copy_sql(SPEC, first)
+
+
 def test_identifier_quotes_are_doubled() -> None:
     assert quote_identifier('we"ird') == '"we""ird"'
 
@@ -52,6 +71,7 @@ def test_manifest_lists_only_tables_with_rows() -> None:
             "staff": "2024-11-15 14:40:00.123000",
         },
         extracts=extracts,
+        snapshot=Snapshot(7, 12, (7, 9), (8, 11)),
     )
 
     assert manifest == {
@@ -65,6 +85,7 @@ def test_manifest_lists_only_tables_with_rows() -> None:
             "currency": "2024-11-15 14:40:00.123000",
             "staff": "2024-11-15 14:40:00.123000",
         },
+        "snapshot": {"xmin": 7, "xmax": 12, "xip": [7, 9], "seen_xids": [8, 11]},
         "tables": {
             "currency": {
                 "window": {"lo": "2024-11-15 14:37:00.000000", "hi": "2024-11-15 14:40:00.123000"},

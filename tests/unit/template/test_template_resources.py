@@ -650,7 +650,7 @@ def test_parameter_defaults_are_the_designed_ones(template: dict[str, Any]) -> N
         "WarehouseSecretArn": None,
         "AlertEmail": "",
         "IngestSchedule": "rate(3 minutes)",
-        "CommitLagSeconds": 60,
+        "CommitLagSeconds": 0,
         "LoadBackstopSchedule": "rate(15 minutes)",
         "GlueWorkerType": "G.1X",
         "GlueNumberOfWorkers": 2,
