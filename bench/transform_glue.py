@@ -14,7 +14,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bench.measure import child_main, timed
+from bench.measure import child_main, spread, timed
+from local.spark import counted_jobs
 
 
 def processed_manifests(processed_dir: Path) -> list[dict[str, Any]]:
@@ -37,6 +38,26 @@ def processed_counts(processed_dir: Path) -> dict[str, int]:
     return counts
 
 
+def spark_floor(spark: Any, scratch: Path, repeat: int) -> dict[str, Any]:
+    """Spark's own fixed cost on this machine: an empty action, and one tiny Parquet write.
+
+    Measured on the warm session after the passes (as a pass after the first pays it), so a
+    pass's seconds can be read as a number of these.
+    """
+    empty: list[float] = []
+    tiny: list[float] = []
+    frame = spark.createDataFrame([(1, "a")], "id INT, name STRING")
+    for rep in range(repeat):
+        with timed() as clock:
+            spark.sparkContext.emptyRDD().count()
+        empty.append(clock["seconds"])
+        with timed() as clock:
+            frame.write.mode("overwrite").parquet(str(scratch / f"tiny-{rep}"))
+        tiny.append(clock["seconds"])
+    shutil.rmtree(scratch, ignore_errors=True)
+    return {"empty_action_seconds": spread(empty), "tiny_parquet_seconds": spread(tiny)}
+
+
 def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ingest-dir", required=True, type=Path)
     parser.add_argument("--ingest-bucket", required=True)
@@ -55,6 +76,7 @@ def _work(args: argparse.Namespace) -> dict[str, Any]:
     star_schema = importlib.import_module("glue_jobs.star_schema")
     s3, glue = boto3.client("s3"), boto3.client("glue")
     runs: list[float] = []
+    spark_jobs: list[int] = []
     counts: dict[str, int] = {}
     quarantined = 0
     try:
@@ -75,9 +97,10 @@ def _work(args: argparse.Namespace) -> dict[str, Any]:
                 "ingest_bucket": args.ingest_bucket,
                 "processed_bucket": bucket,
             }
-            with timed() as clock:
+            with timed() as clock, counted_jobs(spark, "bench-transform") as jobs:
                 star_schema.run(spark, job_args, s3=s3, glue=glue)
             runs.append(clock["seconds"])
+            spark_jobs.append(jobs["jobs"])
             counts = processed_counts(processed)
             quarantined = sum(
                 int(entry.get("rows", 0))
@@ -86,11 +109,14 @@ def _work(args: argparse.Namespace) -> dict[str, Any]:
             )
             if rep < args.repeat - 1:
                 shutil.rmtree(processed)  # keep the last run's output for the load stage
+        floor = spark_floor(spark, args.processed_root / "floor", args.repeat)
     finally:
         spark.stop()
     return {
         "runs": runs,
         "startup_seconds": startup["seconds"],
+        "spark_jobs": spark_jobs,
+        "floor": floor,
         "tables": counts,
         "output_rows": sum(counts.values()),
         "quarantined_rows": quarantined,
