@@ -1311,6 +1311,17 @@ def parquet_rows(spark: SparkSession, uri: str) -> int:
         reader.close()
 
 
+@dataclass(frozen=True)
+class SourceRows:
+    """A source table's pending rows: all of them validated, the valid ones counted as read."""
+
+    table: str
+    validated: DataFrame  # every row with its `_reason` (NULL = valid)
+    valid: DataFrame  # the valid rows, counting `counts` (rows, rejected) as a write reads them
+    counts: Observation
+    landed: int  # rows the ingest manifests list (sizes files before anything is counted)
+
+
 @dataclass
 class StarSchemaPass:
     """One pass over the pending ingest batches; the manifest it writes is the commit."""
@@ -1347,9 +1358,14 @@ class StarSchemaPass:
 
     # -- reading and validation ---------------------------------------------------------
 
-    def read_valid(self, table: str) -> tuple[DataFrame, int] | None:
-        """The table's valid rows in the pending batches (rejects quarantined), row count."""
+    def read_source(self, table: str) -> SourceRows | None:
+        """The table's rows in the pending batches, validated; None if no batch landed any.
+
+        Lazy: the one write that reads them also counts them (and their rejects), so the CSV
+        is parsed once; settle() then quarantines the rejects, the rare second read.
+        """
         groups: dict[str, tuple[list[Mapping[str, Any]], list[str]]] = {}
+        landed = 0
         for batch in self.batches:
             entry = (batch.get("tables") or {}).get(table)
             if not entry or not entry.get("parts"):
@@ -1358,6 +1374,7 @@ class StarSchemaPass:
             signature = json.dumps([[c["name"], c.get("data_type")] for c in columns])
             paths = groups.setdefault(signature, (columns, []))[1]
             paths.extend(self.ingest.uri(part["key"]) for part in entry["parts"])
+            landed += sum(int(part.get("rows") or 0) for part in entry["parts"])
         frames = [
             validate_rows(
                 read_csv_parts(self.spark, paths, raw_schema(list(columns))), list(columns), table
@@ -1369,21 +1386,24 @@ class StarSchemaPass:
         validated = frames[0]
         for frame in frames[1:]:
             validated = validated.unionByName(frame, allowMissingColumns=True)
-        validated = self._persist(validated)
-        totals = validated.agg(
-            F.count(F.lit(1)).alias("rows"), F.count("_reason").alias("rejected")
-        ).first()  # metadata: one row (and the action that fills the cache)
-        rows, rejected = (int(totals["rows"]), int(totals["rejected"])) if totals else (0, 0)
+        counted, counts = observed(
+            validated, rows=F.count(F.lit(1)), rejected=F.count(F.col("_reason"))
+        )
+        return SourceRows(table, validated, valid_rows(counted), counts, landed)
+
+    def settle(self, source: SourceRows) -> int:
+        """After the write that read a source: quarantine its rejects; its valid rows."""
+        rows, rejected = int(source.counts.get["rows"]), int(source.counts.get["rejected"])
         if rejected:
-            counts = {
+            reasons = {
                 r["_reason"]: int(r["count"])
-                for r in validated.where(F.col("_reason").isNotNull())
+                for r in source.validated.where(F.col("_reason").isNotNull())
                 .groupBy("_reason")
                 .count()
                 .collect()  # metadata: one row per reason
             }
-            self.write_quarantine(table, validated, counts)
-        return valid_rows(validated), rows - rejected
+            self.write_quarantine(source.table, source.validated, reasons)
+        return rows - rejected
 
     def _persist(self, frame: DataFrame) -> DataFrame:
         """Cache a frame the pass uses more than once; execute() unpersists it."""
@@ -1414,17 +1434,25 @@ class StarSchemaPass:
         pointer = self.manifest["state"].get(table)
         return self.spark.read.parquet(self.processed.uri(pointer)) if pointer else None
 
-    def write_state(self, table: str, changes: DataFrame, new_rows: int) -> None:
-        """Merge the valid rows into the table's state; write it as a new state prefix."""
-        key = f"{table}_id"
+    def write_state(self, source: SourceRows) -> bool:
+        """Merge the valid rows into the table's state as a new state prefix; False if none.
+
+        A batch whose rows were all rejected leaves the state (and its dimensions) as it was.
+        """
+        table, key = source.table, f"{source.table}_id"
         previous_rows = int(self.manifest["state_rows"].get(table, 0))
-        merged = self._persist(merge_state(self.read_state(table), changes, key))
+        merged = self._persist(merge_state(self.read_state(table), source.valid, key))
         pointer = f"_state/{table}/batch={self.batch_id}/"
         frame, observation = observed(merged, rows=F.count(F.lit(1)))
-        write_parquet(frame, self.processed.uri(pointer), files_for(previous_rows + new_rows), key)
+        files = files_for(previous_rows + source.landed)
+        write_parquet(frame, self.processed.uri(pointer), files, key)
+        if not self.settle(source):
+            self.processed.delete_prefix(pointer)
+            return False
         self.manifest["state"][table] = pointer
         self.manifest["state_rows"][table] = int(observation.get["rows"])
         self._states[table] = merged  # the dimensions read the merged rows from the cache
+        return True
 
     def state_frame(self, table: str) -> DataFrame:
         """A source table's current state: merged in this pass, else the last one written."""
@@ -1592,26 +1620,20 @@ class StarSchemaPass:
 
     def write_tables(self) -> None:
         """State, then the dimensions it changes, then facts, then dim_date."""
-        valid: dict[str, DataFrame] = {}
-        counts: dict[str, int] = {}
-        for table in SOURCE_TABLES:
-            result = self.read_valid(table)
-            if result is not None and result[1] > 0:
-                valid[table], counts[table] = result
-        changed = [t for t in STATE_TABLES if t in valid]
-        for table in changed:
-            self.write_state(table, valid[table], counts[table])
-        for dim, sources in DIMENSION_SOURCES.items():
-            if any(s in changed for s in sources):
-                states = {s: self.state_frame(s) for s in sources}
-                rows = int(self.manifest["state_rows"].get(sources[0], 0))
+        sources = {t: s for t in SOURCE_TABLES if (s := self.read_source(t)) is not None}
+        changed = [t for t in STATE_TABLES if t in sources and self.write_state(sources[t])]
+        for dim, inputs in DIMENSION_SOURCES.items():
+            if any(t in changed for t in inputs):
+                states = {t: self.state_frame(t) for t in inputs}
+                rows = int(self.manifest["state_rows"].get(inputs[0], 0))
                 self.write_dimension(dim, build_dimension(dim, states), rows)
         low: date | None = None
         high: date | None = None
-        for fact, source in FACT_SOURCES.items():
-            if source not in valid:
+        for fact, table in FACT_SOURCES.items():
+            if table not in sources:
                 continue
-            bounds = self.write_fact(fact, FACT_BUILDERS[fact](valid[source]))
+            bounds = self.write_fact(fact, FACT_BUILDERS[fact](sources[table].valid))
+            self.settle(sources[table])
             if bounds:
                 low = bounds[0] if low is None else min(low, bounds[0])
                 high = bounds[1] if high is None else max(high, bounds[1])
