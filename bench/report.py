@@ -15,6 +15,9 @@ SUMMARY_KEYS = (
     "ingest_peak_rss_mb",
     "load_peak_rss_mb",
     "noop_incremental_s",
+    "transform_incremental_s",
+    "spark_jobs_per_pass",
+    "load_vs_copy_keys",
     "orders",
 )
 
@@ -46,13 +49,17 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
         "ingest_peak_rss_mb": _get(results, "ingest", "project", "peak_rss_mb", "median"),
         "load_peak_rss_mb": _get(results, "load", "project", "peak_rss_mb", "median"),
         "noop_incremental_s": _get(results, "incremental", "noop", "seconds", "median"),
+        "transform_incremental_s": _get(
+            results, "transform_incremental", "glue", "seconds", "median"
+        ),
+        "spark_jobs_per_pass": _get(results, "transform", "glue", "spark_jobs", "median"),
+        "load_vs_copy_keys": _load_vs_copy_keys(results),
         "orders": results.get("orders"),
     }
 
 
 def _load_vs_copy_keys(results: dict[str, Any]) -> Any:
-    """Throughput ratio of the loader to a bare COPY followed by adding the same keys (not a
-    summary key: the summary's limit is the bare COPY)."""
+    """Throughput ratio of the loader to a bare COPY followed by adding the same keys."""
     return ratio(
         _get(results, "load", "project", "rows_per_s", "median"),
         _get(results, "load", "copy_keys", "rows_per_s", "median"),
@@ -163,8 +170,9 @@ def render_table(results: dict[str, Any]) -> str:
         f"  load:   project/COPY {_num(summary.get('load_vs_copy'))}  "
         f"project/to_sql {_num(summary.get('load_vs_to_sql'))}x  "
         f"peak RSS {_num(summary.get('load_peak_rss_mb'))} MB",
-        f"          project/(COPY + the same keys) {_num(_load_vs_copy_keys(results))}",
+        f"          project/(COPY + the same keys) {_num(summary.get('load_vs_copy_keys'))}",
         f"  transform: Glue/DuckDB time {_num(summary.get('transform_vs_duckdb'))}x",
+        *_spark_lines(results),
         f"  no-change incremental ingest: {_num(summary.get('noop_incremental_s'))} s",
         f"  commit fence: no-change reads of the 11 tables "
         f"{_num(_get(results, 'incremental', 'fence', 'plain_seconds', 'median'))} s without, "
@@ -174,6 +182,31 @@ def render_table(results: dict[str, Any]) -> str:
     for note in results.get("notes", []):
         text.append(f"note: {note}")
     return "\n".join(text)
+
+
+def _spark_lines(results: dict[str, Any]) -> list[str]:
+    """Spark jobs per pass, and each pass's seconds as multiples of Spark's own fixed cost."""
+    glue = _get(results, "transform", "glue") or {}
+    empty = _get(glue, "spark_floor", "empty_action_seconds", "median")
+    tiny = _get(glue, "spark_floor", "tiny_parquet_seconds", "median")
+    passes = (
+        ("full pass", _get(glue, "seconds", "median"), _get(glue, "spark_jobs", "median")),
+        (
+            "incremental pass",
+            _get(results, "transform_incremental", "glue", "seconds", "median"),
+            _get(results, "transform_incremental", "glue", "spark_jobs", "median"),
+        ),
+    )
+    lines = [f"  Spark floor: empty action {_num(empty)} s, one tiny Parquet write {_num(tiny)} s"]
+    for label, seconds, jobs in passes:
+        if seconds is None:
+            continue
+        lines.append(
+            f"  Glue {label}: {_num(seconds)} s, {_num(jobs)} Spark jobs = "
+            f"{_num(ratio(seconds, empty))} empty actions = "
+            f"{_num(ratio(seconds, tiny))} tiny Parquet writes"
+        )
+    return lines
 
 
 def notes(results: dict[str, Any]) -> list[str]:

@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -951,14 +951,19 @@ def build_dim_transaction(transaction: DataFrame) -> DataFrame:
     return conform(transaction, "dim_transaction")
 
 
+def bound_columns(table: str) -> dict[str, Column]:
+    """Aggregates of a fact: rows, and min_date/max_date over every date column."""
+    dates = [F.col(c) for c in FACT_DATE_COLUMNS[table]]
+    return {
+        "rows": F.count(F.lit(1)),
+        "min_date": F.min(F.least(*dates)),
+        "max_date": F.max(F.greatest(*dates)),
+    }
+
+
 def date_bounds(fact: DataFrame, table: str, *by: Column | str) -> DataFrame:
     """Per group (default: one row): rows, and min_date/max_date over every date column."""
-    dates = [F.col(c) for c in FACT_DATE_COLUMNS[table]]
-    return fact.groupBy(*by).agg(
-        F.count(F.lit(1)).alias("rows"),
-        F.min(F.least(*dates)).alias("min_date"),
-        F.max(F.greatest(*dates)).alias("max_date"),
-    )
+    return fact.groupBy(*by).agg(*[c.alias(n) for n, c in bound_columns(table).items()])
 
 
 def build_dim_date(bounds: DataFrame) -> DataFrame:
@@ -1324,6 +1329,40 @@ def write_parquet(frame: DataFrame, uri: str, files: int, sort_by: str) -> None:
     )
 
 
+def observed(frame: DataFrame, **metrics: Column) -> tuple[DataFrame, Observation]:
+    """The frame plus aggregates Spark computes while the write runs: counts with no re-read.
+
+    pyspark.sql.Observation's values are ready once the action on the returned frame ends.
+    """
+    observation = Observation()
+    return frame.observe(observation, *[c.alias(n) for n, c in metrics.items()]), observation
+
+
+def parquet_rows(spark: SparkSession, uri: str) -> int:
+    """Rows of one Parquet file, from its footer (no Spark job; the file's own row count)."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None  # nosec B101 - a live session always has its gateway
+    hadoop = jvm.org.apache.hadoop
+    conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    source = jvm.org.apache.parquet.hadoop.util.HadoopInputFile.fromPath(hadoop.fs.Path(uri), conf)
+    reader = jvm.org.apache.parquet.hadoop.ParquetFileReader.open(source)
+    try:
+        return int(reader.getRecordCount())
+    finally:
+        reader.close()
+
+
+@dataclass(frozen=True)
+class SourceRows:
+    """A source table's pending rows: all of them validated, the valid ones counted as read."""
+
+    table: str
+    validated: DataFrame  # every row with its `_reason` (NULL = valid)
+    valid: DataFrame  # the valid rows, counting `counts` (rows, rejected) as a write reads them
+    counts: Observation
+    landed: int  # rows the ingest manifests list (sizes files before anything is counted)
+
+
 @dataclass
 class StarSchemaPass:
     """One pass over the pending ingest batches; the manifest it writes is the commit."""
@@ -1338,6 +1377,7 @@ class StarSchemaPass:
     batch_id: str = ""
     manifest: dict[str, Any] = field(default_factory=dict)
     _persisted: list[DataFrame] = field(default_factory=list)
+    _states: dict[str, DataFrame] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.batch_id = self.batches[-1]["batch_id"]
@@ -1359,9 +1399,14 @@ class StarSchemaPass:
 
     # -- reading and validation ---------------------------------------------------------
 
-    def read_valid(self, table: str) -> tuple[DataFrame, int] | None:
-        """The table's valid rows in the pending batches (rejects quarantined), row count."""
+    def read_source(self, table: str) -> SourceRows | None:
+        """The table's rows in the pending batches, validated; None if no batch landed any.
+
+        Lazy: the one write that reads them also counts them (and their rejects), so the CSV
+        is parsed once; settle() then quarantines the rejects, the rare second read.
+        """
         groups: dict[str, tuple[list[Mapping[str, Any]], list[str]]] = {}
+        landed = 0
         for batch in self.batches:
             entry = (batch.get("tables") or {}).get(table)
             if not entry or not entry.get("parts"):
@@ -1370,6 +1415,7 @@ class StarSchemaPass:
             signature = json.dumps([[c["name"], c.get("data_type")] for c in columns])
             paths = groups.setdefault(signature, (columns, []))[1]
             paths.extend(self.ingest.uri(part["key"]) for part in entry["parts"])
+            landed += sum(int(part.get("rows") or 0) for part in entry["parts"])
         frames = [
             validate_rows(
                 read_csv_parts(self.spark, paths, raw_schema(list(columns))), list(columns), table
@@ -1381,16 +1427,30 @@ class StarSchemaPass:
         validated = frames[0]
         for frame in frames[1:]:
             validated = validated.unionByName(frame, allowMissingColumns=True)
-        validated = validated.persist()
-        self._persisted.append(validated)
-        counts = {
-            r["_reason"]: int(r["count"])
-            for r in validated.groupBy("_reason").count().collect()  # metadata: a few rows
-        }
-        good = counts.pop(None, 0)
-        if counts:
-            self.write_quarantine(table, validated, counts)
-        return valid_rows(validated), good
+        counted, counts = observed(
+            validated, rows=F.count(F.lit(1)), rejected=F.count(F.col("_reason"))
+        )
+        return SourceRows(table, validated, valid_rows(counted), counts, landed)
+
+    def settle(self, source: SourceRows) -> int:
+        """After the write that read a source: quarantine its rejects; its valid rows."""
+        rows, rejected = int(source.counts.get["rows"]), int(source.counts.get["rejected"])
+        if rejected:
+            reasons = {
+                r["_reason"]: int(r["count"])
+                for r in source.validated.where(F.col("_reason").isNotNull())
+                .groupBy("_reason")
+                .count()
+                .collect()  # metadata: one row per reason
+            }
+            self.write_quarantine(source.table, source.validated, reasons)
+        return rows - rejected
+
+    def _persist(self, frame: DataFrame) -> DataFrame:
+        """Cache a frame the pass uses more than once; execute() unpersists it."""
+        frame = frame.persist()
+        self._persisted.append(frame)
+        return frame
 
     def write_quarantine(self, table: str, validated: DataFrame, reasons: dict[str, int]) -> None:
         prefix = f"_quarantine/{self.batch_id}/{table}/"
@@ -1415,18 +1475,30 @@ class StarSchemaPass:
         pointer = self.manifest["state"].get(table)
         return self.spark.read.parquet(self.processed.uri(pointer)) if pointer else None
 
-    def write_state(self, table: str, changes: DataFrame, new_rows: int) -> None:
-        """Merge the valid rows into the table's state; write it as a new state prefix."""
-        key = f"{table}_id"
+    def write_state(self, source: SourceRows) -> bool:
+        """Merge the valid rows into the table's state as a new state prefix; False if none.
+
+        A batch whose rows were all rejected leaves the state (and its dimensions) as it was.
+        """
+        table, key = source.table, f"{source.table}_id"
         previous_rows = int(self.manifest["state_rows"].get(table, 0))
-        merged = merge_state(self.read_state(table), changes, key)
+        merged = self._persist(merge_state(self.read_state(table), source.valid, key))
         pointer = f"_state/{table}/batch={self.batch_id}/"
-        uri = self.processed.uri(pointer)
-        write_parquet(merged, uri, files_for(previous_rows + new_rows), key)
+        frame, observation = observed(merged, rows=F.count(F.lit(1)))
+        files = files_for(previous_rows + source.landed)
+        write_parquet(frame, self.processed.uri(pointer), files, key)
+        if not self.settle(source):
+            self.processed.delete_prefix(pointer)
+            return False
         self.manifest["state"][table] = pointer
-        self.manifest["state_rows"][table] = self.spark.read.parquet(uri).count()
+        self.manifest["state_rows"][table] = int(observation.get["rows"])
+        self._states[table] = merged  # the dimensions read the merged rows from the cache
+        return True
 
     def state_frame(self, table: str) -> DataFrame:
+        """A source table's current state: merged in this pass, else the last one written."""
+        if table in self._states:
+            return self._states[table]
         frame = self.read_state(table)
         if frame is None:
             return self.spark.createDataFrame([], EMPTY_SOURCE_SCHEMAS[table])
@@ -1437,43 +1509,42 @@ class StarSchemaPass:
     def write_dimension(self, dim: str, frame: DataFrame, source_rows: int) -> None:
         """A new snapshot, the rows changed against the previous one, the catalog entry."""
         snapshot = f"{dim}/snapshot={self.batch_id}/"
-        key = STAR_SCHEMAS[dim].fields[0].name
-        write_parquet(frame, self.processed.uri(snapshot), files_for(source_rows), key)
-        written = self.spark.read.parquet(self.processed.uri(snapshot))
+        schema = STAR_SCHEMAS[dim]
+        key = schema.fields[0].name
+        files = files_for(source_rows)
+        frame = self._persist(frame)  # written whole, then compared with the last snapshot
+        metrics: dict[str, Column] = {"rows": F.count(F.lit(1))}
+        if dim == "dim_currency":
+            metrics["unknown"] = F.count_if(
+                F.col("currency_name").isNull() & F.col("currency_code").isNotNull()
+            )
+        whole, snapshot_metrics = observed(frame, **metrics)
+        write_parquet(whole, self.processed.uri(snapshot), files, key)
         previous_location = self.manifest["snapshots"].get(dim)
         previous = (
-            self.spark.read.parquet(self.processed.uri(previous_location))
+            # Every snapshot is written conform()ed to the fixed schema: no inference job.
+            self.spark.read.schema(schema).parquet(self.processed.uri(previous_location))
             if previous_location and previous_location != snapshot
             else None
         )
         changes = f"_changes/{dim}/batch={self.batch_id}/"
-        write_parquet(
-            changed_rows(written, previous),
-            self.processed.uri(changes),
-            files_for(source_rows),
-            key,
-        )
-        changed = self.spark.read.parquet(self.processed.uri(changes))
+        changed, changed_metrics = observed(changed_rows(frame, previous), rows=F.count(F.lit(1)))
+        write_parquet(changed, self.processed.uri(changes), files, key)
         entry = {
             "kind": "dimension",
             "location": snapshot,
-            "rows": written.count(),
+            "rows": int(snapshot_metrics.get["rows"]),
             "objects": _data_files(self.processed.list_keys(snapshot)),
-            "changed_rows": changed.count(),
+            "changed_rows": int(changed_metrics.get["rows"]),
             "changed_objects": _data_files(self.processed.list_keys(changes)),
         }
         self.manifest["tables"][dim] = entry
         self.manifest["snapshots"][dim] = snapshot
-        if dim == "dim_currency":
-            unknown = written.where(
-                F.col("currency_name").isNull() & F.col("currency_code").isNotNull()
-            ).count()
-            if unknown:
-                self.manifest["warnings"]["dim_currency"] = {"unknown_currency_code": unknown}
-                _log("currency codes not in ISO 4217", logging.WARNING, rows=unknown)
-        table = table_input(
-            dim, catalog_columns(written.schema), f"{self.args.catalog_root}/{snapshot}"
-        )
+        unknown = int(snapshot_metrics.get.get("unknown") or 0)
+        if unknown:
+            self.manifest["warnings"]["dim_currency"] = {"unknown_currency_code": unknown}
+            _log("currency codes not in ISO 4217", logging.WARNING, rows=unknown)
+        table = table_input(dim, catalog_columns(schema), f"{self.args.catalog_root}/{snapshot}")
         upsert_table(self.glue, self.args.database, table)
         _log("dimension written", table=dim, rows=entry["rows"], changed=entry["changed_rows"])
 
@@ -1489,6 +1560,10 @@ class StarSchemaPass:
         temp = f"_tmp/{self.batch_id}/{fact}/"
         key = STAR_SCHEMAS[fact].fields[0].name
         month = F.date_format(FACT_PARTITION_SOURCE, "yyyy-MM").alias(FACT_PARTITION_KEY)
+        # Observation hands back Java objects for dates (py4j converts numbers and strings).
+        bounds = {n: c.cast("string") if n != "rows" else c for n, c in bound_columns(fact).items()}
+        frame, observation = observed(frame, **bounds)
+        # One task per month (hash-partitioned on it), so one file per month it touches.
         (
             frame.select("*", month)
             .repartition(FACT_PARTITION_KEY)
@@ -1501,20 +1576,16 @@ class StarSchemaPass:
             .partitionBy(FACT_PARTITION_KEY)
             .parquet(self.processed.uri(temp))
         )
-        written = self.spark.read.parquet(self.processed.uri(temp))
-        per_file = date_bounds(
-            written,
-            fact,
-            F.col("_metadata.file_path").alias("path"),
-            F.col(FACT_PARTITION_KEY).cast("string").alias(FACT_PARTITION_KEY),
-        ).collect()  # metadata: one row per file
-        if not per_file:
+        metrics = observation.get
+        if not metrics.get("rows"):
             self.processed.delete_prefix(temp)
             return None
+        # The files are the listing the moves need anyway; each one's rows from its footer.
         by_month: dict[str, list[tuple[str, int]]] = {}
-        for row in per_file:
-            relative = row["path"].split(f"/{temp}", 1)[1]
-            by_month.setdefault(row[FACT_PARTITION_KEY], []).append((relative, int(row["rows"])))
+        for relative in _data_files(k[len(temp) :] for k in self.processed.list_keys(temp)):
+            month_value = relative.split("/", 1)[0].partition("=")[2]
+            rows = parquet_rows(self.spark, self.processed.uri(f"{temp}{relative}"))
+            by_month.setdefault(month_value, []).append((relative, rows))
         objects: list[dict[str, Any]] = []
         moves: list[tuple[str, str]] = []
         partitions: list[tuple[list[str], str]] = []
@@ -1538,16 +1609,17 @@ class StarSchemaPass:
         }
         table = table_input(
             fact,
-            catalog_columns(written.schema, exclude=[FACT_PARTITION_KEY]),
+            catalog_columns(STAR_SCHEMAS[fact]),
             f"{self.args.catalog_root}/{fact}/",
             [{"Name": FACT_PARTITION_KEY, "Type": "string"}],
         )
         upsert_table(self.glue, self.args.database, table)
         add_partitions(self.glue, self.args.database, table, partitions)
         _log("fact written", table=fact, rows=self.manifest["tables"][fact]["rows"])
-        lows = [r["min_date"] for r in per_file if r["min_date"] is not None]
-        highs = [r["max_date"] for r in per_file if r["max_date"] is not None]
-        return (min(lows), max(highs)) if lows and highs else None
+        low, high = metrics.get("min_date"), metrics.get("max_date")
+        if low is None or high is None:
+            return None
+        return date.fromisoformat(str(low)), date.fromisoformat(str(high))
 
     def write_dim_date(self, low: date, high: date) -> None:
         """Rebuild dim_date over [low, high] if that range is wider than the last one."""
@@ -1589,26 +1661,20 @@ class StarSchemaPass:
 
     def write_tables(self) -> None:
         """State, then the dimensions it changes, then facts, then dim_date."""
-        valid: dict[str, DataFrame] = {}
-        counts: dict[str, int] = {}
-        for table in SOURCE_TABLES:
-            result = self.read_valid(table)
-            if result is not None and result[1] > 0:
-                valid[table], counts[table] = result
-        changed = [t for t in STATE_TABLES if t in valid]
-        for table in changed:
-            self.write_state(table, valid[table], counts[table])
-        for dim, sources in DIMENSION_SOURCES.items():
-            if any(s in changed for s in sources):
-                states = {s: self.state_frame(s) for s in sources}
-                rows = int(self.manifest["state_rows"].get(sources[0], 0))
+        sources = {t: s for t in SOURCE_TABLES if (s := self.read_source(t)) is not None}
+        changed = [t for t in STATE_TABLES if t in sources and self.write_state(sources[t])]
+        for dim, inputs in DIMENSION_SOURCES.items():
+            if any(t in changed for t in inputs):
+                states = {t: self.state_frame(t) for t in inputs}
+                rows = int(self.manifest["state_rows"].get(inputs[0], 0))
                 self.write_dimension(dim, build_dimension(dim, states), rows)
         low: date | None = None
         high: date | None = None
-        for fact, source in FACT_SOURCES.items():
-            if source not in valid:
+        for fact, table in FACT_SOURCES.items():
+            if table not in sources:
                 continue
-            bounds = self.write_fact(fact, FACT_BUILDERS[fact](valid[source]))
+            bounds = self.write_fact(fact, FACT_BUILDERS[fact](sources[table].valid))
+            self.settle(sources[table])
             if bounds:
                 low = bounds[0] if low is None else min(low, bounds[0])
                 high = bounds[1] if high is None else max(high, bounds[1])

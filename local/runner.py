@@ -43,6 +43,7 @@ from local.services import (
     patched_env,
     start_moto_server,
 )
+from local.spark import counted_jobs
 from local.statedir import NAMES, LocalNames, StateDir
 
 ensure_layers_on_path()
@@ -406,7 +407,7 @@ class LocalPipeline:
             before = staging.file_signatures(lake)
             try:
                 star_schema = importlib.import_module("glue_jobs.star_schema")
-                with self._job_logs(star_schema):
+                with self._job_logs(star_schema), counted_jobs(spark, "transform") as jobs:
                     star_schema.run(spark, args, s3=self.s3, glue=self.glue)
             except Exception as exc:
                 raise StageError("transform", exc) from exc
@@ -431,7 +432,7 @@ class LocalPipeline:
                     )
             info["tables"] = tables
             info["note"] = (
-                f"{len(new_manifests)} batch, {len(changed)} files"
+                f"{len(new_manifests)} batch, {len(changed)} files, {jobs['jobs']} Spark jobs"
                 if new_manifests
                 else "nothing pending"
             )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess  # nosec B404 - runs only `java -version`
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,3 +80,24 @@ def local_spark_session(app_name: str = "totesys-local", cores: int = 2) -> Spar
     )
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+@contextlib.contextmanager
+def counted_jobs(spark: SparkSession, label: str) -> Iterator[dict[str, int]]:
+    """`with counted_jobs(spark, "pass") as jobs: ...` leaves the Spark jobs run in jobs["jobs"].
+
+    The work runs in a job group of its own (a fresh id per use), and the status tracker
+    lists the group's jobs afterwards: simpler than a SparkListener through py4j. Job groups
+    are per thread (PySpark pins Python threads to JVM threads), so this counts the jobs the
+    calling thread starts, which is where the Glue job runs every action.
+    """
+    context = spark.sparkContext
+    group = f"{label}-{uuid.uuid4().hex}"
+    box: dict[str, int] = {}
+    context.setJobGroup(group, label)
+    try:
+        yield box
+    finally:
+        box["jobs"] = len(context.statusTracker().getJobIdsForGroup(group))
+        context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+        context.setLocalProperty("spark.job.description", None)  # type: ignore[arg-type]

@@ -28,6 +28,9 @@ SUMMARY_KEYS = {
     "ingest_peak_rss_mb",
     "load_peak_rss_mb",
     "noop_incremental_s",
+    "transform_incremental_s",
+    "spark_jobs_per_pass",
+    "load_vs_copy_keys",
     "orders",
 }
 # (stage, method) -> the figures each must carry as a median/min/max spread
@@ -108,6 +111,15 @@ def test_every_stage_and_method_has_its_figures(bench_run: tuple[dict, str]) -> 
     assert results["load"]["project"]["rows"] == results["load"]["copy"]["rows"]
     assert results["load"]["project"]["rows"] == results["load"]["copy_keys"]["rows"]
     assert results["load"]["copy_keys"]["keys_added"] == 3 * 2 + 24 + 8  # facts' + dims' keys
+    for figure in ("spark_jobs", "spark_floor"):
+        assert figure in results["transform"]["glue"], figure
+    for figure in ("empty_action_seconds", "tiny_parquet_seconds"):
+        _assert_spread(results["transform"]["glue"]["spark_floor"][figure], figure)
+    _assert_spread(results["transform"]["glue"]["spark_jobs"], "transform.glue.spark_jobs")
+    incremental = results["transform_incremental"]
+    assert incremental["input_rows"] > 0
+    for figure in ("seconds", "spark_jobs"):
+        _assert_spread(incremental["glue"][figure], f"transform_incremental.glue.{figure}")
     _assert_spread(results["end_to_end"]["cycle_seconds"], "end_to_end.cycle_seconds")
     assert all(a["changed_rows"] > 0 for a in results["end_to_end"]["advances"])
     assert _is_number(results["end_to_end"]["first_cycle_seconds"])
@@ -133,5 +145,8 @@ def test_table_is_printed_with_ratios(bench_run: tuple[dict, str]) -> None:
         "project/COPY",
         "project/pandas",
         "Glue/DuckDB",
+        "Spark floor: empty action",
+        "Glue full pass:",
+        "Glue incremental pass:",
     ):
         assert label in stdout, label
