@@ -55,6 +55,8 @@ class BatchResult:
     manifest_key: str
     tables: dict[str, TableCount] = field(default_factory=dict)
     already_loaded: bool = False
+    quarantined: dict[str, int] = field(default_factory=dict)
+    """Rows the transform quarantined in this batch, per source table."""
     seconds: float = 0.0
     stage_seconds: float = 0.0
     """Reading the lake and COPYing it into the star tables or their staging tables."""
@@ -78,6 +80,12 @@ class LoadResult:
             for name, count in batch.tables.items():
                 totals[name] = totals.get(name, 0) + count.written
         return totals
+
+    def rows_quarantined(self) -> int:
+        """Rows the transform quarantined in the batches this run loaded (not already loaded)."""
+        return sum(
+            sum(b.quarantined.values()) for b in self.batches if not b.already_loaded
+        )
 
     def summary(self) -> dict[str, Any]:
         """The handler's response: batch ids and per-table counts."""
@@ -134,7 +142,7 @@ def load_batch(conn: Connection, s3: S3Client, bucket: str, key: str) -> BatchRe
     """Load one processed batch in one transaction; a batch already loaded is left alone."""
     started = time.monotonic()
     manifest = read_manifest(s3, bucket, key)
-    result = BatchResult(manifest.batch_id, key)
+    result = BatchResult(manifest.batch_id, key, quarantined=dict(manifest.quarantined))
     with transaction(conn, f"loading batch {manifest.batch_id}"):
         newest = read_newest_batch_from(conn, manifest.batch_id)
         if newest == manifest.batch_id:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loader.exceptions import ManifestError
@@ -59,6 +59,8 @@ class ProcessedManifest:
     batch_id: str
     key: str
     tables: tuple[TablePlan, ...]
+    quarantined: dict[str, int] = field(default_factory=dict)
+    """Rows the transform quarantined in this batch, per source table (the alarm's metric)."""
 
 
 def read_manifest(s3: S3Client, bucket: str, key: str) -> ProcessedManifest:
@@ -83,7 +85,22 @@ def parse_manifest(key: str, data: dict[str, Any]) -> ProcessedManifest:
     plans = tuple(
         _plan(where, table, tables[table.name]) for table in LOAD_ORDER if table.name in tables
     )
-    return ProcessedManifest(batch_id, key, plans)
+    return ProcessedManifest(batch_id, key, plans, _quarantined(where, data.get("quarantine")))
+
+
+def _quarantined(where: str, entries: Any) -> dict[str, int]:
+    """Per source table, the rows the transform set aside (absent: none)."""
+    if entries is None:
+        return {}
+    if not isinstance(entries, dict):
+        raise ManifestError(f"{where}: 'quarantine' must be an object")
+    counts: dict[str, int] = {}
+    for table, entry in entries.items():
+        rows = entry.get("rows") if isinstance(entry, dict) else None
+        if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
+            raise ManifestError(f"{where}: quarantine of {table} has no row count")
+        counts[str(table)] = rows
+    return counts
 
 
 def _plan(where: str, table: StarTable, entry: Any) -> TablePlan:

@@ -1,4 +1,4 @@
-"""CloudWatch metrics (EMF) of a load run: batches loaded, rows written per table, failures."""
+"""CloudWatch metrics (EMF) of a load run: batches, rows per table, quarantined rows, failures."""
 
 from __future__ import annotations
 
@@ -11,9 +11,16 @@ from pipeline_common.errors import PipelineError
 
 
 def record_load_metrics(metrics: Metrics, result: LoadResult, settings: Settings) -> None:
-    """BatchesLoaded on the handler's metrics; RowsLoaded once per table, dimension `table`."""
+    """BatchesLoaded and QuarantinedRows on the handler's metrics; RowsLoaded per table.
+
+    QuarantinedRows (dimension `service` only, 0 included) is what QuarantinedRowsAlarm in
+    template.yaml watches: the transform's quarantine counts of the batches now loaded.
+    """
     loaded = [batch for batch in result.batches if not batch.already_loaded]
     metrics.add_metric(name="BatchesLoaded", unit=MetricUnit.Count, value=len(loaded))
+    metrics.add_metric(
+        name="QuarantinedRows", unit=MetricUnit.Count, value=result.rows_quarantined()
+    )
     for table, rows in sorted(result.rows_written().items()):
         with single_metric(
             name="RowsLoaded",

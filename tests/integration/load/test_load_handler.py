@@ -22,6 +22,7 @@ from tests.integration.load.load_lake import (
     PID_3,
     TABLES,
     expected,
+    put_manifest,
     read_all,
     read_table,
     row_counts,
@@ -136,6 +137,28 @@ def test_the_handler_emits_batches_and_rows_per_table_as_emf_metrics(
     [batches] = [doc for doc in documents if "BatchesLoaded" in doc]
     assert batches["BatchesLoaded"] == [2.0]
     assert batches["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ToteSysPipelineTests"
+
+
+def test_the_handler_emits_the_quarantined_rows_of_the_batches_it_loaded(
+    s3, processed_bucket, load_env, lambda_context, capsys
+) -> None:
+    first = write_batch(s3, processed_bucket, PID_1, BATCH_1)
+    first["quarantine"] = {"sales_order": {"rows": 2}, "payment": {"rows": 1}}
+    put_manifest(s3, processed_bucket, PID_1, first)
+    app.lambda_handler(BACKSTOP_EVENT, lambda_context)
+    second = write_batch(s3, processed_bucket, PID_2, BATCH_2)
+    second["quarantine"] = {"staff": {"rows": 4}}
+    put_manifest(s3, processed_bucket, PID_2, second)
+    app.lambda_handler(BACKSTOP_EVENT, lambda_context)
+    app.lambda_handler(BACKSTOP_EVENT, lambda_context)  # nothing pending: 0
+
+    documents = emf_documents(capsys.readouterr().out)
+    quarantined = [doc for doc in documents if "QuarantinedRows" in doc]
+    assert [doc["QuarantinedRows"] for doc in quarantined] == [[3.0], [4.0], [0.0]]
+    # The dimensions QuarantinedRowsAlarm names in template.yaml: service only (its value
+    # is POWERTOOLS_SERVICE_NAME, "load" in the template, "tests" here).
+    [directive] = quarantined[0]["_aws"]["CloudWatchMetrics"]
+    assert directive["Dimensions"] == [["service"]]
 
 
 def test_a_failed_run_emits_a_load_failed_metric_and_reraises(
