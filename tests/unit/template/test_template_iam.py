@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from template_support import as_list, get_att, grants, identity_statements, props, ref, sub
 
 # Actions that have no resource-level permissions in IAM: "*" is the only possible resource.
