@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from template_support import as_list, get_att, grants, identity_statements, props, ref, sub
 
 # Actions that have no resource-level permissions in IAM: "*" is the only possible resource.
@@ -141,9 +142,7 @@ def test_rule_role_is_assumable_only_by_eventbridge_in_this_account(
     resources: dict[str, Any],
 ) -> None:
     # EventBridge documents aws:SourceAccount on the role it assumes for a target.
-    assert props(resources, "ManifestCreatedRuleRole")["AssumeRolePolicyDocument"][
-        "Statement"
-    ] == [
+    assert props(resources, "ManifestCreatedRuleRole")["AssumeRolePolicyDocument"]["Statement"] == [
         {
             "Effect": "Allow",
             "Principal": {"Service": "events.amazonaws.com"},
@@ -184,3 +183,42 @@ def test_job_writes_logs_only_to_glue_job_log_groups(resources: dict[str, Any]) 
     }
     prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws-glue/jobs/"
     assert logs == {repr(sub(prefix + "*")), repr(sub(prefix + "*:*"))}
+
+
+@pytest.mark.parametrize(
+    ("function", "secret"),
+    [("IngestFunction", "SourceSecretArn"), ("LoadFunction", "WarehouseSecretArn")],
+)
+def test_with_a_customer_key_each_function_decrypts_only_its_own_secret(
+    resources: dict[str, Any], function: str, secret: str
+) -> None:
+    conditional = [
+        policy["Fn::If"]
+        for policy in props(resources, function)["Policies"]
+        if isinstance(policy, dict) and "Fn::If" in policy
+    ]
+    assert conditional == [
+        [
+            "HasSecretsKmsKey",
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "DecryptOwnSecret",
+                        "Effect": "Allow",
+                        "Action": "kms:Decrypt",
+                        "Resource": ref("SecretsKmsKeyArn"),
+                        "Condition": {
+                            "StringEquals": {
+                                "kms:ViaService": sub(
+                                    "secretsmanager.${AWS::Region}.amazonaws.com"
+                                ),
+                                "kms:EncryptionContext:SecretARN": ref(secret),
+                            }
+                        },
+                    }
+                ],
+            },
+            ref("AWS::NoValue"),
+        ]
+    ]

@@ -672,6 +672,7 @@ def test_parameter_defaults_are_the_designed_ones(template: dict[str, Any]) -> N
     assert defaults == {
         "SourceSecretArn": None,
         "WarehouseSecretArn": None,
+        "SecretsKmsKeyArn": "",
         "AlertEmail": "",
         "IngestSchedule": "rate(3 minutes)",
         "CommitLagSeconds": 60,
@@ -716,6 +717,11 @@ def test_parameter_defaults_are_the_designed_ones(template: dict[str, Any]) -> N
             ["AWSSDKPandas-Python311", "arn:aws:lambda:eu-west-2:336392948345:layer:AWSSDKPandas"],
         ),
         ("GlueDatabaseName", ["totesys_star", "star2"], ["totesys-star", "Totesys", "_star"]),
+        (
+            "SecretsKmsKeyArn",
+            ["", "arn:aws:kms:eu-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"],
+            ["alias/totesys", "arn:aws:kms:eu-west-2:123456789012:alias/totesys"],
+        ),
     ],
 )
 def test_parameter_patterns_accept_and_reject(
