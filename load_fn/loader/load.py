@@ -83,9 +83,7 @@ class LoadResult:
 
     def rows_quarantined(self) -> int:
         """Rows the transform quarantined in the batches this run loaded (not already loaded)."""
-        return sum(
-            sum(b.quarantined.values()) for b in self.batches if not b.already_loaded
-        )
+        return sum(sum(b.quarantined.values()) for b in self.batches if not b.already_loaded)
 
     def summary(self) -> dict[str, Any]:
         """The handler's response: batch ids and per-table counts."""

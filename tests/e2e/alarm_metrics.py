@@ -56,9 +56,7 @@ def alarms_without_a_metric(template: dict[str, Any], emitted: set[Metric]) -> l
         dimensions = properties.get("Dimensions") or []
         if namespace in SERVICE_METRICS:
             dimension, types = SERVICE_METRICS[namespace]
-            owners = [
-                _referenced(d["Value"]) for d in dimensions if d["Name"] == dimension
-            ]
+            owners = [_referenced(d["Value"]) for d in dimensions if d["Name"] == dimension]
             if not owners or any(
                 o not in resources or resources[o]["Type"] not in types for o in owners
             ):
