@@ -1622,19 +1622,21 @@ def run(
     s3: Any = None,
     glue: Any = None,
     before_commit: Callable[[], None] | None = None,
+    locations: Callable[[str, Any], Location] = open_location,
 ) -> dict[str, Any] | None:
     """Process every pending ingest batch; return the last processed manifest (None: no work).
 
     Passes repeat until nothing is pending: a redone in-flight pass covers exactly its own
     batches, so the batches that landed after it get a pass of their own in the same run
     instead of waiting for the next event (which may come hours later, or never).
-    `before_commit` runs just before each manifest is written (tests simulate a crash there).
+    `before_commit` runs just before each manifest is written (tests simulate a crash there);
+    `locations` opens the two locations (the local runner checks them against the job's role).
     """
     settings = JobArgs.from_mapping(args)
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "static")
-    ingest = open_location(settings.ingest_location, s3)
-    processed = open_location(settings.processed_location, s3)
+    ingest = locations(settings.ingest_location, s3)
+    processed = locations(settings.processed_location, s3)
     committed: dict[str, Any] | None = None
     while True:
         previous = latest_processed_manifest(processed)

@@ -26,6 +26,7 @@ import boto3
 
 from local import moto_state, stack, staging, wiring
 from local.dsn import dsn_to_secret
+from local.job_access import job_policy, run_as_job_role
 from local.lambda_runtime import (
     REPO_ROOT,
     LambdaContext,
@@ -184,6 +185,9 @@ class LocalPipeline:
         self.events = boto3.client("events")
         self.sqs = boto3.client("sqs")
         self.secrets = boto3.client("secretsmanager")
+        # The Glue job's own catalog client: its calls are checked against its role.
+        self.job_glue = boto3.client("glue")
+        self.job_policy = job_policy(template, self.names)
         self._restore(template)
         for secret_id, secret in (
             (self.names.source_secret_id, self.source_secret),
@@ -432,7 +436,16 @@ class LocalPipeline:
             try:
                 star_schema = importlib.import_module("glue_jobs.star_schema")
                 with self._job_logs(star_schema):
-                    star_schema.run(spark, args, s3=self.s3, glue=self.glue)
+                    run_as_job_role(
+                        lambda **more: star_schema.run(spark, args, s3=self.s3, **more),
+                        self.job_policy,
+                        {
+                            str(landing): self.names.ingest_bucket,
+                            str(lake): self.names.processed_bucket,
+                        },
+                        str(lake),
+                        self.job_glue,
+                    )
             except Exception as exc:
                 raise StageError("transform", exc) from exc
             after = staging.file_signatures(lake)
@@ -442,6 +455,9 @@ class LocalPipeline:
             # and drop what it removed (its in-flight record, moved temporary objects).
             self._publish_lake(changed)
             self._unpublish_lake([k for k in before if k not in after])
+            # The catalog is durable once the job wrote it, as Glue's is: a cycle killed
+            # later (during the load) must not leave --state-dir pointing at old snapshots.
+            self.persist()
             tables: dict[str, int] = {}
             for key in new_manifests:
                 manifest = json.loads((lake / key).read_text(encoding="utf-8"))
