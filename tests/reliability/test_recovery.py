@@ -32,7 +32,9 @@ from local.totesys import advance, create_schema, seed
 from tests.reliability.lake import lake_differences
 from tests.reliability.oracle import Oracle
 
-pytestmark = [pytest.mark.slow, pytest.mark.spark]
+# Each test starts two or three cold `python -m local run` processes (a JVM and Spark each):
+# on a loaded 2-core machine that alone can pass the suite's 900 s per test.
+pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.timeout(1800)]
 
 RUN_TIMEOUT = 900
 
