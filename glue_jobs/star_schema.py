@@ -1784,25 +1784,49 @@ def run(
     s3: Any = None,
     glue: Any = None,
     before_commit: Callable[[], None] | None = None,
+    locations: Callable[[str, Any], Location] = open_location,
 ) -> dict[str, Any] | None:
-    """Process every pending ingest batch; return the processed manifest (None: no work).
+    """Process every pending ingest batch; return the last processed manifest (None: no work).
 
-    `before_commit` runs just before the manifest is written (tests simulate a crash there).
+    Passes repeat until nothing is pending: a redone in-flight pass covers exactly its own
+    batches, so the batches that landed after it get a pass of their own in the same run
+    instead of waiting for the next event (which may come hours later, or never).
+    `before_commit` runs just before each manifest is written (tests simulate a crash there);
+    `locations` opens the two locations (the local runner checks them against the job's role).
     """
     settings = JobArgs.from_mapping(args)
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "static")
-    ingest = open_location(settings.ingest_location, s3)
-    processed = open_location(settings.processed_location, s3)
-    previous = latest_processed_manifest(processed)
-    batches = plan_batches(processed, ingest, previous)
-    if not batches:
-        _log("nothing pending", after=previous["batch_id"] if previous else None)
-        return None
-    if glue is None:
-        import boto3
+    ingest = locations(settings.ingest_location, s3)
+    processed = locations(settings.processed_location, s3)
+    committed: dict[str, Any] | None = None
+    while True:
+        previous = latest_processed_manifest(processed)
+        batches = plan_batches(processed, ingest, previous)
+        if not batches:
+            if committed is None:
+                _log("nothing pending", after=previous["batch_id"] if previous else None)
+            return committed
+        if glue is None:
+            import boto3
 
-        glue = boto3.client("glue")
+            glue = boto3.client("glue")
+        committed = run_pass(
+            spark, settings, processed, ingest, glue, batches, previous, before_commit
+        )
+
+
+def run_pass(
+    spark: SparkSession,
+    settings: JobArgs,
+    processed: Location,
+    ingest: Location,
+    glue: Any,
+    batches: list[dict[str, Any]],
+    previous: dict[str, Any] | None,
+    before_commit: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """One pass over `batches`: record them as in flight, write, commit; the manifest."""
     job = StarSchemaPass(spark, settings, processed, ingest, glue, batches, previous)
     _log("processing", batch_id=job.batch_id, ingest_batches=job.manifest["ingest_batches"])
     processed.write_json(

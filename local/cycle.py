@@ -25,18 +25,20 @@ def summary_table(report: CycleReport) -> str:
 
 
 def freshness_line(report: CycleReport) -> str:
-    """How far behind the source the warehouse is after this cycle."""
-    if not report.loaded_batches or not report.ingest_hi or report.finished_at is None:
-        return "freshness: no new source changes reached the warehouse in this cycle"
-    hi = datetime.fromisoformat(report.ingest_hi).replace(tzinfo=UTC)
+    """How far behind the source the warehouse is after this cycle, from what it holds."""
+    if not report.warehouse_hi or report.finished_at is None:
+        return "freshness: the warehouse holds no source change yet"
+    hi = datetime.fromisoformat(report.warehouse_hi).replace(tzinfo=UTC)
     lag = (report.finished_at - hi).total_seconds()
-    return (
+    line = (
         # Stamped before hi is not enough: a change of a transaction still open at the
         # snapshot comes with the next batch (the commit fence, docs/adr/0007).
         f"freshness: warehouse holds every source change committed and stamped before "
-        f"{report.ingest_hi} UTC; "
-        f"loaded {lag:.0f}s after that point (commit lag included)"
+        f"{report.warehouse_hi} UTC ({lag:.0f}s before this cycle ended, commit lag included)"
     )
+    if report.ingest_hi and report.ingest_hi > report.warehouse_hi:
+        line += f"; changes ingested up to {report.ingest_hi} UTC are not loaded yet"
+    return line
 
 
 def run_once(

@@ -21,7 +21,7 @@ from typing import Any
 import pg8000.native
 
 from local import stack
-from local.cycle import summary_table
+from local.cycle import freshness_line, summary_table
 from local.dialect import athena_to_postgres
 from local.dsn import dsn_to_secret
 from local.query import connect_lake, lake_tables
@@ -286,12 +286,20 @@ def run_demo(
         progress.say(f"lake (Glue catalog database {NAMES.database}):")
         progress.say(format_table(("table", "location", "files", "rows"), lake_summary(state)))
         progress.say()
-        if changed_at is not None and last.finished_at is not None:
+        # Claimed only if the warehouse holds them: its newest batch's hi is after the change.
+        held = (
+            last.warehouse_hi is not None
+            and changed_at is not None
+            and (datetime.fromisoformat(last.warehouse_hi).replace(tzinfo=UTC) >= changed_at)
+        )
+        if held and changed_at is not None and last.finished_at is not None:
             seconds = (last.finished_at - changed_at).total_seconds()
             progress.say(
                 f"freshness: the last cycle's source changes reached the warehouse "
                 f"{seconds:.1f}s after they were committed (commit lag 0)"
             )
+        elif changed_at is not None:
+            progress.say(freshness_line(last))
         equal = _questions(progress, state, wh)
         progress.say()
         progress.say(f"report: {write_report(state_path, None, wh)}")

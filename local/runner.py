@@ -26,6 +26,7 @@ import boto3
 
 from local import moto_state, stack, staging, wiring
 from local.dsn import dsn_to_secret
+from local.job_access import job_policy, run_as_job_role
 from local.lambda_runtime import (
     REPO_ROOT,
     LambdaContext,
@@ -93,6 +94,8 @@ class CycleReport:
     processed_batches: list[str] = field(default_factory=list)
     loaded_batches: list[str] = field(default_factory=list)
     ingest_hi: str | None = None
+    warehouse_hi: str | None = None
+    """The `hi` of the newest ingest batch the warehouse holds: its real freshness."""
     quarantined: dict[str, int] = field(default_factory=dict)
     finished_at: datetime | None = None
     seconds: float = 0.0
@@ -183,6 +186,9 @@ class LocalPipeline:
         self.events = boto3.client("events")
         self.sqs = boto3.client("sqs")
         self.secrets = boto3.client("secretsmanager")
+        # The Glue job's own catalog client: its calls are checked against its role.
+        self.job_glue = boto3.client("glue")
+        self.job_policy = job_policy(template, self.names)
         self._restore(template)
         for secret_id, secret in (
             (self.names.source_secret_id, self.source_secret),
@@ -275,7 +281,7 @@ class LocalPipeline:
             manifest_events = pending.get(wiring.MANIFEST_RULE, []) + self._receive(
                 wiring.MANIFEST_RULE, new_manifests
             )
-            if manifest_events:
+            if manifest_events or self._transform_backstop_finds_work():
                 self._save_pending(pending, wiring.MANIFEST_RULE, manifest_events)
                 glue_event_ids = self._transform(report)
                 self._save_pending(pending, wiring.MANIFEST_RULE, [])
@@ -287,11 +293,34 @@ class LocalPipeline:
                 self._save_pending(pending, wiring.TRANSFORM_RULE, glue_events)
                 self._load(report, glue_events)
                 self._save_pending(pending, wiring.TRANSFORM_RULE, [])
+            report.warehouse_hi = self._warehouse_hi()
         finally:
             self.persist()
         report.seconds = time.perf_counter() - start
         report.finished_at = datetime.now(UTC)
         return report
+
+    def _transform_backstop_finds_work(self) -> bool:
+        """Whether the transform's scheduled backstop would find pending batches now.
+
+        In AWS, StarSchemaBackstopTrigger starts the job every TransformBackstopSchedule
+        period whatever the events did (one lost, or refused while a run was in progress);
+        a cycle stands for at least one period. A backstop run with nothing pending commits
+        nothing, so it is only started here when the landing zone is ahead of the lake.
+        """
+        landing = self.state.bucket_dir(self.names.ingest_bucket)
+        lake = self.state.bucket_dir(self.names.processed_bucket)
+        ingested = sorted(staging.file_signatures(landing, "_manifests/"))
+        if not ingested:
+            return False
+        if (lake / "_job" / "inflight.json").is_file():
+            return True
+        processed = sorted(staging.file_signatures(lake, "_manifests/"))
+        if not processed:
+            return True
+        newest = json.loads((lake / processed[-1]).read_text(encoding="utf-8"))
+        covered = max(str(b) for b in newest["ingest_batches"])
+        return ingested[-1] > f"_manifests/{covered}.json"
 
     def _save_pending(
         self, pending: dict[str, list[Any]], rule: str, events: list[dict[str, Any]]
@@ -408,7 +437,16 @@ class LocalPipeline:
             try:
                 star_schema = importlib.import_module("glue_jobs.star_schema")
                 with self._job_logs(star_schema), counted_jobs(spark, "transform") as jobs:
-                    star_schema.run(spark, args, s3=self.s3, glue=self.glue)
+                    run_as_job_role(
+                        lambda **more: star_schema.run(spark, args, s3=self.s3, **more),
+                        self.job_policy,
+                        {
+                            str(landing): self.names.ingest_bucket,
+                            str(lake): self.names.processed_bucket,
+                        },
+                        str(lake),
+                        self.job_glue,
+                    )
             except Exception as exc:
                 raise StageError("transform", exc) from exc
             after = staging.file_signatures(lake)
@@ -418,6 +456,9 @@ class LocalPipeline:
             # and drop what it removed (its in-flight record, moved temporary objects).
             self._publish_lake(changed)
             self._unpublish_lake([k for k in before if k not in after])
+            # The catalog is durable once the job wrote it, as Glue's is: a cycle killed
+            # later (during the load) must not leave --state-dir pointing at old snapshots.
+            self.persist()
             tables: dict[str, int] = {}
             for key in new_manifests:
                 manifest = json.loads((lake / key).read_text(encoding="utf-8"))
@@ -496,6 +537,24 @@ class LocalPipeline:
             return {str(row[0]) for row in conn.run("SELECT batch_id FROM etl_loaded_batch")}
         finally:
             conn.close()
+
+    def _warehouse_hi(self) -> str | None:
+        """The hi of the newest ingest batch inside the newest batch the warehouse loaded.
+
+        Read from the warehouse's etl_loaded_batch and the manifests it leads to, never from
+        what this cycle ingested: a batch ingested but not yet loaded adds no freshness.
+        """
+        loaded = self._loaded_batches()
+        if not loaded:
+            return None
+        lake = self.state.bucket_dir(self.names.processed_bucket)
+        processed = json.loads(
+            (lake / f"_manifests/{max(loaded)}.json").read_text(encoding="utf-8")
+        )
+        newest = max(str(b) for b in processed["ingest_batches"])
+        landing = self.state.bucket_dir(self.names.ingest_bucket)
+        ingested = json.loads((landing / f"_manifests/{newest}.json").read_text(encoding="utf-8"))
+        return str(ingested["hi"])
 
     def _stage_pending_lake_batches(self) -> list[str]:
         """Put the objects of processed batches the warehouse lacks into S3; their ids."""

@@ -85,6 +85,10 @@ class LoadResult:
                 totals[name] = totals.get(name, 0) + count.written
         return totals
 
+    def rows_quarantined(self) -> int:
+        """Rows the transform quarantined in the batches this run loaded (not already loaded)."""
+        return sum(sum(b.quarantined.values()) for b in self.batches if not b.already_loaded)
+
     def summary(self) -> dict[str, Any]:
         """The handler's response: batch ids and per-table counts."""
         return {

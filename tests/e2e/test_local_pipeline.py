@@ -32,6 +32,7 @@ from local.statedir import NAMES
 from local.totesys import advance, create_schema, seed
 from tests.integration.local.browser import dump_dom, screenshot
 from tests.integration.local.test_report_browser import drawn_per_chart
+from tests.e2e.alarm_metrics import alarms_without_a_metric, emitted_metrics
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -452,6 +453,17 @@ def test_a_load_that_failed_is_delivered_again_by_the_next_run(scenario: Scenari
     assert (
         len(redelivered.loaded_batches) == len(scenario.warehouse["recovered"].loaded_batches) + 1
     )
+
+
+def test_every_alarm_in_the_template_watches_a_metric_the_runs_emitted(
+    scenario: Scenario,
+) -> None:
+    assert scenario.state_dir is not None
+    logs = sorted((scenario.state_dir / "logs").glob("run-*.jsonl"))
+    assert logs, "the runs logged nothing"
+    lines = [line for path in logs for line in path.read_text(encoding="utf-8").splitlines()]
+    template = stack.load()
+    assert alarms_without_a_metric(template, emitted_metrics(lines)) == []
 
 
 def _cell(value: Any) -> str:

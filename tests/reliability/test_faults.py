@@ -202,12 +202,12 @@ def test_glue_job_dying_before_its_manifest_is_redone_with_the_same_keys(
     rig.check()
 
 
-def test_a_batch_landing_while_a_failed_pass_waits_is_delayed_to_the_next_event(
+def test_a_batch_landing_while_a_failed_pass_waits_goes_in_the_same_run(
     rig: Rig, changed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The redo of a failed pass covers exactly its own batches (same keys); a batch that
-    landed meanwhile had its event consumed by that redo, so it waits for the next
-    manifest's event. Delayed, never lost: docs/failure-modes.md, "Glue job re-run"."""
+    """The redo of a failed pass covers exactly its own batches (same keys); the same run
+    then goes on with the batch that landed meanwhile, so no batch waits for the next
+    source change (which may be hours away)."""
 
     def dies_at_first_fact(self: Any, fact: str, frame: Any) -> Any:
         raise RuntimeError("Glue worker lost")
@@ -219,18 +219,34 @@ def test_a_batch_landing_while_a_failed_pass_waits_is_delayed_to_the_next_event(
 
     advance(rig.source, hours=2, seed=61)  # a new batch lands before the job runs again
     report = rig.cycle()
-    meanwhile = rig.ingest_manifests()[-1]["batch_id"]
-    assert report.ingest_batches == [meanwhile] and report.processed_batches == [failed]
-    assert rig.processed_manifests()[-1]["ingest_batches"] == [failed]
-    assert rig.loaded_batches()[-1] == failed  # the failed pass's batch is loaded...
-    assert rig.cycle().processed_batches == []  # ...the other waits while nothing changes
-
-    advance(rig.source, hours=1, seed=62)
-    report = rig.cycle()  # the next manifest's event: the waiting batch goes with it
-    assert rig.processed_manifests()[-1]["ingest_batches"] == [
-        meanwhile,
-        rig.ingest_manifests()[-1]["batch_id"],
+    meanwhile = rig.ingest_manifests()[-1]
+    assert report.ingest_batches == [meanwhile["batch_id"]]
+    assert report.processed_batches == [failed, meanwhile["batch_id"]]
+    assert [m["ingest_batches"] for m in rig.processed_manifests()[-2:]] == [
+        [failed],
+        [meanwhile["batch_id"]],
     ]
+    assert rig.loaded_batches()[-2:] == [failed, meanwhile["batch_id"]]
+    assert report.warehouse_hi == meanwhile["hi"]  # freshness from what is loaded
+    rig.check()
+    assert rig.cycle().processed_batches == []  # nothing left pending
+
+
+def test_a_lost_manifest_event_is_covered_by_the_transform_backstop(
+    rig: Rig, changed: dict[str, Any]
+) -> None:
+    processed, loaded = rig.processed_manifests(), rig.loaded_batches()
+    with rig.events_lost(wiring.MANIFEST_RULE):
+        rig.failing_cycle("wiring", f"matched no {wiring.MANIFEST_RULE}")
+    landed = rig.ingest_manifests()[-1]
+    assert rig.processed_manifests() == processed and rig.loaded_batches() == loaded
+
+    report = rig.cycle()  # no source change, so no manifest and no event: the backstop
+
+    assert report.ingest_batches == []
+    assert report.processed_batches == [landed["batch_id"]]
+    assert rig.loaded_batches() == [*loaded, landed["batch_id"]]
+    assert report.warehouse_hi == landed["hi"]
     rig.check()
 
 

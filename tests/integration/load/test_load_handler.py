@@ -224,6 +224,9 @@ def test_quarantined_rows_of_the_batches_loaded_are_one_metric_of_the_run(
     runs = [doc for doc in emf_documents(capsys.readouterr().out) if "QuarantinedRows" in doc]
     assert [doc["QuarantinedRows"] for doc in runs] == [[7.0], [0.0]]
     assert runs[0]["service"] == "tests"
+    # The dimensions QuarantinedRowsAlarm names in template.yaml: service only.
+    [directive] = runs[0]["_aws"]["CloudWatchMetrics"]
+    assert directive["Dimensions"] == [["service"]]
 
 
 def test_a_failed_run_emits_a_load_failed_metric_and_reraises(

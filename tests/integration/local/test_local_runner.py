@@ -74,7 +74,8 @@ def test_a_manifest_the_template_rule_no_longer_matches_stops_the_pipeline(
 def test_the_next_session_restores_ingest_state_from_the_state_dir(
     databases: tuple, tmp_path: Path
 ) -> None:
-    """Session 1 ingests (then stops at a broken rule); session 2 finds nothing new."""
+    """Session 1 ingests (then stops at a broken rule); session 2 finds nothing new to
+    ingest, and the transform's backstop takes the batch whose event never came."""
     source, warehouse = databases
     broken = tmp_path / "template.yaml"
     broken.write_text(
@@ -89,11 +90,14 @@ def test_the_next_session_restores_ingest_state_from_the_state_dir(
     with _pipeline(source, warehouse, state) as pipeline:
         report = pipeline.run_cycle()
 
-    assert [s.stage for s in report.stages] == ["ingest"]
+    assert [s.stage for s in report.stages] == ["ingest", "transform", "load"]
     assert report.ingest_batches == []
     assert report.stages[0].note == "no changes (no manifest, no event)"
     landing = state / "buckets" / NAMES.ingest_bucket
-    assert len(list((landing / "_manifests").glob("*.json"))) == 1
+    [manifest] = sorted((landing / "_manifests").glob("*.json"))
+    batch = json.loads(manifest.read_text())
+    assert report.processed_batches == report.loaded_batches == [batch["batch_id"]]
+    assert report.warehouse_hi == batch["hi"]
     assert (state / "catalog.json").exists()
 
 

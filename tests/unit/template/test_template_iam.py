@@ -77,7 +77,7 @@ def test_loader_reads_manifests_and_star_tables_and_its_secret_and_writes_nothin
     }
 
 
-def test_job_reads_landing_writes_the_lake_and_deletes_only_scratch(
+def test_job_reads_landing_writes_the_lake_and_deletes_only_what_a_pass_replaces(
     resources: dict[str, Any],
 ) -> None:
     job = grants(resources, "StarSchemaJobRole")
@@ -98,6 +98,11 @@ def test_job_reads_landing_writes_the_lake_and_deletes_only_scratch(
         ("s3:AbortMultipartUpload", lake),
         ("s3:ListMultipartUploadParts", lake),
         ("s3:DeleteObject", repr(sub("${ProcessedBucket.Arn}/_tmp/*"))),
+        ("s3:DeleteObject", repr(sub("${ProcessedBucket.Arn}/_job/inflight.json"))),
+        ("s3:DeleteObject", repr(sub("${ProcessedBucket.Arn}/_state/*"))),
+        ("s3:DeleteObject", repr(sub("${ProcessedBucket.Arn}/_changes/*"))),
+        ("s3:DeleteObject", repr(sub("${ProcessedBucket.Arn}/_quarantine/*"))),
+        ("s3:DeleteObject", repr(sub("${ProcessedBucket.Arn}/dim_*/snapshot=*"))),
     }
 
 
@@ -133,22 +138,28 @@ def test_only_the_functions_read_secrets_each_its_own(resources: dict[str, Any])
     }
 
 
-@pytest.mark.parametrize(
-    ("role", "service"),
-    [
-        ("StarSchemaJobRole", "glue.amazonaws.com"),
-        ("ManifestCreatedRuleRole", "events.amazonaws.com"),
-    ],
-)
-def test_roles_are_assumable_only_by_their_service_in_this_account(
-    resources: dict[str, Any], role: str, service: str
+def test_rule_role_is_assumable_only_by_eventbridge_in_this_account(
+    resources: dict[str, Any],
 ) -> None:
-    assert props(resources, role)["AssumeRolePolicyDocument"]["Statement"] == [
+    # EventBridge documents aws:SourceAccount on the role it assumes for a target.
+    assert props(resources, "ManifestCreatedRuleRole")["AssumeRolePolicyDocument"]["Statement"] == [
         {
             "Effect": "Allow",
-            "Principal": {"Service": service},
+            "Principal": {"Service": "events.amazonaws.com"},
             "Action": "sts:AssumeRole",
             "Condition": {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}},
+        }
+    ]
+
+
+def test_job_role_trusts_glue_without_a_condition_glue_does_not_document(
+    resources: dict[str, Any],
+) -> None:
+    assert props(resources, "StarSchemaJobRole")["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "glue.amazonaws.com"},
+            "Action": "sts:AssumeRole",
         }
     ]
 
@@ -172,3 +183,42 @@ def test_job_writes_logs_only_to_glue_job_log_groups(resources: dict[str, Any]) 
     }
     prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws-glue/jobs/"
     assert logs == {repr(sub(prefix + "*")), repr(sub(prefix + "*:*"))}
+
+
+@pytest.mark.parametrize(
+    ("function", "secret"),
+    [("IngestFunction", "SourceSecretArn"), ("LoadFunction", "WarehouseSecretArn")],
+)
+def test_with_a_customer_key_each_function_decrypts_only_its_own_secret(
+    resources: dict[str, Any], function: str, secret: str
+) -> None:
+    conditional = [
+        policy["Fn::If"]
+        for policy in props(resources, function)["Policies"]
+        if isinstance(policy, dict) and "Fn::If" in policy
+    ]
+    assert conditional == [
+        [
+            "HasSecretsKmsKey",
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "DecryptOwnSecret",
+                        "Effect": "Allow",
+                        "Action": "kms:Decrypt",
+                        "Resource": ref("SecretsKmsKeyArn"),
+                        "Condition": {
+                            "StringEquals": {
+                                "kms:ViaService": sub(
+                                    "secretsmanager.${AWS::Region}.amazonaws.com"
+                                ),
+                                "kms:EncryptionContext:SecretARN": ref(secret),
+                            }
+                        },
+                    }
+                ],
+            },
+            ref("AWS::NoValue"),
+        ]
+    ]

@@ -25,6 +25,8 @@ EXPECTED_TYPES = {
     "StarSchemaJob": "AWS::Glue::Job",
     "StarSchemaJobRole": "AWS::IAM::Role",
     "StarSchemaJobLogGroup": "AWS::Logs::LogGroup",
+    "StarSchemaJobErrorLogGroup": "AWS::Logs::LogGroup",
+    "StarSchemaBackstopTrigger": "AWS::Glue::Trigger",
     "StarSchemaWorkflow": "AWS::Glue::Workflow",
     "StarSchemaTrigger": "AWS::Glue::Trigger",
     "ManifestCreatedRule": "AWS::Events::Rule",
@@ -345,8 +347,7 @@ def test_glue_job_is_glue5_one_run_at_a_time_no_retries_with_its_arguments(
         "--job-language": "python",
         "--job-bookmark-option": "job-bookmark-disable",
         "--enable-metrics": "true",
-        "--enable-continuous-cloudwatch-log": "true",
-        "--continuous-log-logGroup": ref("StarSchemaJobLogGroup"),
+        "--custom-logGroup-prefix": sub("/aws-glue/jobs/${AWS::StackName}-star-schema"),
         "--enable-glue-datacatalog": "true",
         "--enable-job-insights": "true",
     }
@@ -589,10 +590,40 @@ def test_each_function_logs_to_its_own_group_with_retention(
     }
 
 
-def test_glue_job_logs_to_its_own_group_with_retention(resources: dict[str, Any]) -> None:
-    assert props(resources, "StarSchemaJobLogGroup") == {
-        "LogGroupName": sub("/aws-glue/jobs/${AWS::StackName}-star-schema"),
+@pytest.mark.parametrize(
+    ("log_group", "suffix"),
+    [("StarSchemaJobLogGroup", "output"), ("StarSchemaJobErrorLogGroup", "error")],
+)
+def test_glue5_job_logs_go_to_the_prefix_groups_with_retention(
+    resources: dict[str, Any], log_group: str, suffix: str
+) -> None:
+    # Glue 5.0 writes <--custom-logGroup-prefix>/output and /error (AWS "Logging for AWS
+    # Glue jobs"); the stack declares both so they expire.
+    prefix = props(resources, "StarSchemaJob")["DefaultArguments"]["--custom-logGroup-prefix"]
+    assert props(resources, log_group) == {
+        "LogGroupName": sub(prefix["Fn::Sub"] + "/" + suffix),
         "RetentionInDays": ref("LogRetentionDays"),
+    }
+
+
+def test_glue_job_has_no_glue4_continuous_logging_arguments(resources: dict[str, Any]) -> None:
+    arguments = props(resources, "StarSchemaJob")["DefaultArguments"]
+    assert [a for a in arguments if "continuous" in a] == []
+
+
+def test_workflow_runs_one_at_a_time_like_its_job(resources: dict[str, Any]) -> None:
+    assert props(resources, "StarSchemaWorkflow")["MaxConcurrentRuns"] == 1
+
+
+def test_transform_backstop_starts_the_job_on_its_schedule(resources: dict[str, Any]) -> None:
+    trigger = props(resources, "StarSchemaBackstopTrigger")
+    assert trigger == {
+        "Name": sub("${AWS::StackName}-backstop"),
+        "Description": trigger["Description"],
+        "Type": "SCHEDULED",
+        "Schedule": ref("TransformBackstopSchedule"),
+        "StartOnCreation": True,
+        "Actions": [{"JobName": ref("StarSchemaJob")}],
     }
 
 
@@ -636,6 +667,8 @@ def test_outputs_name_everything_an_operator_needs(template: dict[str, Any]) -> 
         "LoadFunctionName": ref("LoadFunction"),
         "StarSchemaJobName": ref("StarSchemaJob"),
         "StarSchemaWorkflowName": ref("StarSchemaWorkflow"),
+        "StarSchemaJobOutputLogGroupName": ref("StarSchemaJobLogGroup"),
+        "StarSchemaJobErrorLogGroupName": ref("StarSchemaJobErrorLogGroup"),
         "GlueDatabaseName": ref("GlueDatabase"),
         "AthenaWorkGroupName": ref("AthenaWorkGroup"),
         "AlertTopicArn": ref("AlertTopic"),
@@ -648,9 +681,11 @@ def test_parameter_defaults_are_the_designed_ones(template: dict[str, Any]) -> N
     assert defaults == {
         "SourceSecretArn": None,
         "WarehouseSecretArn": None,
+        "SecretsKmsKeyArn": "",
         "AlertEmail": "",
         "IngestSchedule": "rate(3 minutes)",
         "CommitLagSeconds": 0,
+        "TransformBackstopSchedule": "cron(7/15 * * * ? *)",
         "LoadBackstopSchedule": "rate(15 minutes)",
         "GlueWorkerType": "G.1X",
         "GlueNumberOfWorkers": 2,
@@ -678,6 +713,11 @@ def test_parameter_defaults_are_the_designed_ones(template: dict[str, Any]) -> N
             ["rate(3 minutes)", "cron(0/5 8-18 ? * MON-FRI *)"],
             ["every 3 minutes", ""],
         ),
+        (
+            "TransformBackstopSchedule",
+            ["cron(7/15 * * * ? *)", "cron(0 * * * ? *)"],
+            ["rate(15 minutes)", ""],
+        ),
         ("AlertEmail", ["", "data-team@example.com"], ["data-team", "a b@example.com"]),
         (
             "SourceSecretArn",
@@ -690,6 +730,11 @@ def test_parameter_defaults_are_the_designed_ones(template: dict[str, Any]) -> N
             ["AWSSDKPandas-Python311", "arn:aws:lambda:eu-west-2:336392948345:layer:AWSSDKPandas"],
         ),
         ("GlueDatabaseName", ["totesys_star", "star2"], ["totesys-star", "Totesys", "_star"]),
+        (
+            "SecretsKmsKeyArn",
+            ["", "arn:aws:kms:eu-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"],
+            ["alias/totesys", "arn:aws:kms:eu-west-2:123456789012:alias/totesys"],
+        ),
     ],
 )
 def test_parameter_patterns_accept_and_reject(
