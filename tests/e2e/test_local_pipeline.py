@@ -30,9 +30,9 @@ from local.dialect import athena_to_postgres
 from local.dsn import dsn_to_secret, secret_to_dsn
 from local.statedir import NAMES
 from local.totesys import advance, create_schema, seed
+from tests.e2e.alarm_metrics import alarms_without_a_metric, emitted_metrics
 from tests.integration.local.browser import dump_dom, screenshot
 from tests.integration.local.test_report_browser import drawn_per_chart
-from tests.e2e.alarm_metrics import alarms_without_a_metric, emitted_metrics
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
