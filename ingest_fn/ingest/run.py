@@ -202,13 +202,16 @@ def window_for(table: str, lo: str | None, hi: str) -> Window:
 
 
 def publish_metrics(metrics: Metrics, summary: IngestSummary) -> None:
-    """EMF metrics: RowsIngested per table (dimension `table`) and the run's RunDuration."""
+    """EMF metrics: RowsIngested per table (dimension `table`), the run's RunDuration, and
+    StateRejected 0 (a run that got this far accepted its state: StateRejectedAlarm's metric
+    has a datapoint every run, not only when it fires)."""
     for table, rows in summary.rows.items():
         with single_metric(
             name="RowsIngested", unit=MetricUnit.Count, value=rows, namespace=metrics.namespace
         ) as metric:
             metric.add_dimension(name="table", value=table)
     metrics.add_metric(name="RunDuration", unit=MetricUnit.Seconds, value=summary.seconds)
+    metrics.add_metric(name="StateRejected", unit=MetricUnit.Count, value=0)
 
 
 def publish_rejection(metrics: Metrics) -> None:

@@ -84,8 +84,12 @@ def test_scheduled_event_runs_one_ingest_and_returns_a_summary(
     assert namespaces == {"ToteSysPipelineTests"}
     assert duration["RunDuration"][0] > 0
     assert duration["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [
-        {"Name": "RunDuration", "Unit": "Seconds"}
+        {"Name": "RunDuration", "Unit": "Seconds"},
+        {"Name": "StateRejected", "Unit": "Count"},
     ]
+    # StateRejectedAlarm's metric has a datapoint on every accepted run, not only on a refusal.
+    assert duration["StateRejected"] == [0.0]
+    assert duration["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
 
 
 def test_warm_invocation_with_no_changes_returns_no_batch(totesys, handler_env, s3, bucket) -> None:

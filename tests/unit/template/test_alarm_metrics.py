@@ -26,15 +26,25 @@ def emf(namespace: str, metric: str, **dimensions: str) -> str:
     )
 
 
+# What the code emits for the template's custom-metric alarms (the e2e run checks the real
+# lines): the loader's quarantine and freshness, ingest's refusal of a forged state.
+EMITTED = [
+    emf("ToteSysPipeline", "QuarantinedRows", service="load"),
+    emf("ToteSysPipeline", "FreshnessSeconds", service="load"),
+    emf("ToteSysPipeline", "StateRejected", service="ingest"),
+]
+
+
 def test_the_templates_alarms_are_fed_by_the_metrics_the_code_emits(
     template: dict[str, Any],
 ) -> None:
-    lines = [emf("ToteSysPipeline", "QuarantinedRows", service="load")]
+    lines = EMITTED
     assert alarms_without_a_metric(template, emitted_metrics(lines)) == []
 
 
 def test_an_alarm_whose_metric_is_not_emitted_is_reported(template: dict[str, Any]) -> None:
     lines = [
+        *EMITTED[1:],
         emf("ToteSysPipeline", "BatchesLoaded", service="load"),
         emf("ToteSysPipeline", "QuarantinedRows", service="ingest"),
         '{"level": "INFO", "message": "QuarantinedRows"}',
@@ -52,7 +62,7 @@ def test_a_service_metric_alarm_must_name_a_resource_of_that_service(
     broken["Resources"]["LoadErrorsAlarm"]["Properties"]["Dimensions"][0]["Value"] = {
         "Ref": "FailedEventsQueue"
     }
-    lines = [emf("ToteSysPipeline", "QuarantinedRows", service="load")]
+    lines = EMITTED
     assert alarms_without_a_metric(broken, emitted_metrics(lines)) == [
         "LoadErrorsAlarm: AWS/Lambda Errors names no FunctionName of the stack"
     ]
