@@ -1478,7 +1478,9 @@ class StarSchemaPass:
     def write_state(self, source: SourceRows) -> bool:
         """Merge the valid rows into the table's state as a new state prefix; False if none.
 
-        A batch whose rows were all rejected leaves the state (and its dimensions) as it was.
+        The count comes with the write, so a batch whose rows were all rejected still writes
+        the (unchanged) state; its dimensions are then left as they were. Nothing is deleted:
+        the job's role may delete only under `_tmp/` (template.yaml, DeleteScratchOnly).
         """
         table, key = source.table, f"{source.table}_id"
         previous_rows = int(self.manifest["state_rows"].get(table, 0))
@@ -1487,13 +1489,10 @@ class StarSchemaPass:
         frame, observation = observed(merged, rows=F.count(F.lit(1)))
         files = files_for(previous_rows + source.landed)
         write_parquet(frame, self.processed.uri(pointer), files, key)
-        if not self.settle(source):
-            self.processed.delete_prefix(pointer)
-            return False
         self.manifest["state"][table] = pointer
         self.manifest["state_rows"][table] = int(observation.get["rows"])
         self._states[table] = merged  # the dimensions read the merged rows from the cache
-        return True
+        return self.settle(source) > 0
 
     def state_frame(self, table: str) -> DataFrame:
         """A source table's current state: merged in this pass, else the last one written."""

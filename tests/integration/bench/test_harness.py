@@ -83,7 +83,7 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--orders", str(TINY_ORDERS), "--repeat", "1",
          "--out", str(out), "--work-dir", str(tmp / "work")],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(out.read_text()), proc.stdout
