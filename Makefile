@@ -87,7 +87,7 @@ template-checks: create-environment tools-environment
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
 test: create-environment template-checks
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q --durations=30
 
 soak: create-environment
 	SOAK_CYCLES=$${SOAK_CYCLES:-120} SOAK_ORDERS=$${SOAK_ORDERS:-5000} $(PY) -m pytest tests/reliability/test_soak.py -q --durations=1
