@@ -60,10 +60,12 @@ def test_summary_divides_project_medians_by_the_others() -> None:
         "ingest": {"project": _method(800.0, 40.0), "copy": _method(1000.0),
                    "pandas": _method(100.0)},
         "load": {"project": _method(500.0, 120.0), "copy": _method(2000.0),
-                 "to_sql": _method(25.0)},
+                 "to_sql": _method(25.0), "copy_keys": _method(1000.0)},
         "transform": {"glue": _method(1.0, seconds=30.0), "duckdb": _method(1.0, seconds=6.0)},
+        "transform_incremental": {"glue": _method(1.0, seconds=4.5)},
         "incremental": {"noop": _method(0.0, seconds=0.25)},
     }  # fmt: skip
+    results["transform"]["glue"]["spark_jobs"] = spread([40.0, 44.0, 42.0])
     summary = summarize(results)
     assert tuple(summary) == SUMMARY_KEYS
     assert summary == {
@@ -75,6 +77,9 @@ def test_summary_divides_project_medians_by_the_others() -> None:
         "ingest_peak_rss_mb": 40.0,
         "load_peak_rss_mb": 120.0,
         "noop_incremental_s": 0.25,
+        "transform_incremental_s": 4.5,
+        "spark_jobs_per_pass": 42.0,
+        "load_vs_copy_keys": 0.5,
         "orders": 1000,
     }
 
