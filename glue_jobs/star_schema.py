@@ -35,6 +35,8 @@ from pyspark.sql import types as T
 
 FORMAT_VERSION = 1
 MANIFESTS = "_manifests/"
+# Adaptive rules the pass turns off (run(): they drop Observation metrics of empty plans).
+AQE_RULES_OFF = "org.apache.spark.sql.execution.adaptive.AQEPropagateEmptyRelation"
 MANIFEST_KEY = re.compile(r"^_manifests/(\d{8}T\d{12}Z)\.json$")
 INFLIGHT_KEY = "_job/inflight.json"
 ROWS_PER_FILE = 1_000_000
@@ -1796,6 +1798,11 @@ def run(
     settings = JobArgs.from_mapping(args)
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "static")
+    # The pass counts rows with Observation as it writes. Adaptive execution's empty-relation
+    # rule replaces a plan whose input turns out empty (a batch whose fact rows were all
+    # quarantined) and drops its CollectMetrics node with it: the Observation is then never
+    # filled and Observation.get waits forever. Without the rule an empty write is still cheap.
+    spark.conf.set("spark.sql.adaptive.optimizer.excludedRules", AQE_RULES_OFF)
     ingest = locations(settings.ingest_location, s3)
     processed = locations(settings.processed_location, s3)
     committed: dict[str, Any] | None = None
