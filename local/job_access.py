@@ -76,7 +76,11 @@ class AuthorizedLocation:
         self.inner.delete(keys)
 
     def delete_prefix(self, prefix: str) -> None:
-        self.delete(self.list_keys(prefix))
+        # Each object under the prefix is a DeleteObject; the inner location then removes the
+        # prefix whole, leaving no empty directory behind (S3 has none).
+        for key in self.list_keys(prefix):
+            self._allow("s3:DeleteObject", key)
+        self.inner.delete_prefix(prefix)
 
 
 def check_written(
