@@ -206,7 +206,7 @@ class Rig:
         try:
             report = self.pipeline.run_cycle()
         except StageError as exc:
-            self.errors.append(_chain(exc))
+            self.errors.append(error_chain(exc))
             raise
         finally:
             self.observe()
@@ -397,7 +397,7 @@ def _manifests(bucket_dir: Path) -> list[dict[str, Any]]:
     return found
 
 
-def _chain(exc: BaseException) -> str:
+def error_chain(exc: BaseException) -> str:
     """An error and its causes, as a log or a traceback would show them."""
     parts = []
     current: BaseException | None = exc

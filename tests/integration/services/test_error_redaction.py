@@ -13,19 +13,10 @@ from pg8000.exceptions import DatabaseError
 from ingest.source import database_error
 from loader.warehouse import translate_error
 from pipeline_common.secrets import read_db_secret
+from tests.reliability.rig import error_chain
 
 EMAIL = "jeanette.erdman@terrifictotes.com"
 PHONE = "0117 496 0000"
-
-
-def _chain(exc: BaseException) -> str:
-    """An error and its causes, as a traceback shows them (messages and args)."""
-    parts = []
-    current: BaseException | None = exc
-    while current is not None:
-        parts.append(f"{type(current).__name__}: {current} {current.args!r}")
-        current = current.__cause__ or current.__context__
-    return " <- ".join(parts)
 
 
 def _fail(conn: Any, sql: str, **params: Any) -> DatabaseError:
@@ -74,7 +65,7 @@ def test_database_errors_name_the_schema_never_the_rows_values(
     try:
         raise database_error(error_again, "reading staff") from error_again
     except Exception as ingest_error:  # raised as the stage raises it: chained
-        chained = _chain(ingest_error)
+        chained = error_chain(ingest_error)
     for text in (str(loader_error), chained, repr(error.args)):
         assert PHONE not in text and EMAIL not in text
     assert str(loader_error).endswith(expected)
