@@ -89,18 +89,23 @@ def route_logs_to(stream: IO[str]) -> None:
     """Send every stdout log handler (Powertools' JSON logs) to a file instead.
 
     The CLI's stdout carries its summary; the handlers' logs stay readable in --state-dir.
+    A Powertools logger outlives the handler module that made it (a re-import finds it
+    configured and keeps its handler), so its handler is rerouted wherever it points: it
+    may still hold an earlier pipeline's log file, closed since.
     """
+    std_streams = (sys.stdout, sys.__stdout__, sys.stderr, sys.__stderr__)
     loggers = [logging.getLogger()] + [
         logger
         for logger in logging.Logger.manager.loggerDict.values()
         if isinstance(logger, logging.Logger)
     ]
     for logger in loggers:
+        powertools_handler = getattr(logger, "powertools_handler", None)
         for handler in logger.handlers:
-            if isinstance(handler, logging.StreamHandler) and handler.stream in (
-                sys.stdout,
-                sys.__stdout__,
-                sys.stderr,
-                sys.__stderr__,
+            if isinstance(handler, logging.StreamHandler) and (
+                handler is powertools_handler or handler.stream in std_streams
             ):
-                handler.setStream(stream)
+                if getattr(handler.stream, "closed", False):
+                    handler.stream = stream  # setStream would flush the closed file first
+                else:
+                    handler.setStream(stream)

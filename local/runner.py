@@ -50,6 +50,7 @@ from local.statedir import NAMES, LocalNames, StateDir
 ensure_layers_on_path()
 
 from pipeline_common.errors import PipelineError  # noqa: E402 - needs the layer on sys.path
+from pipeline_common.redact import drop_botocore_bodies  # noqa: E402
 
 EVENTS_DIR = REPO_ROOT / "events"
 INGEST_DIR = "ingest_fn"
@@ -190,6 +191,7 @@ class LocalPipeline:
         self.job_glue = boto3.client("glue")
         self.job_policy = job_policy(template, self.names)
         self._restore(template)
+        drop_botocore_bodies()  # CreateSecret's params hold the passwords
         for secret_id, secret in (
             (self.names.source_secret_id, self.source_secret),
             (self.names.warehouse_secret_id, self.warehouse_secret),

@@ -10,12 +10,12 @@ type integer: "abc""). The fields are those of the protocol's ErrorResponse
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 # ErrorResponse fields that name the schema, never the data: severity, SQLSTATE, and the
 # schema, table, column, data type and constraint names.
 _SAFE_FIELDS = ("S", "V", "C", "s", "t", "c", "d", "n")
 _BODY_MESSAGES = ("Response body", "Response headers")
+_REQUEST_MESSAGE = "Making request for"
 
 
 def redact_database_error(exc: Exception) -> dict[str, str]:
@@ -55,11 +55,24 @@ class _DropBodies(logging.Filter):
         return not str(record.msg).startswith(_BODY_MESSAGES)
 
 
-_FILTER = _DropBodies()
+class _DropRequestParams(logging.Filter):
+    """botocore logs every request's params at DEBUG ("Making request for <operation> with
+    params: {...}": CreateSecret's SecretString, PutObject's body); keep the operation's
+    name, drop the params."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith(_REQUEST_MESSAGE) and isinstance(record.args, tuple):
+            record.msg = f"{_REQUEST_MESSAGE} %s (params not logged)"
+            record.args = record.args[:1]
+        return True
 
 
-def drop_botocore_bodies(logger: Any = None) -> None:
-    """Install the filter on botocore's response parser logger (idempotent)."""
-    target = logger or logging.getLogger("botocore.parsers")
-    if _FILTER not in target.filters:
-        target.addFilter(_FILTER)
+_FILTERS = (("botocore.parsers", _DropBodies()), ("botocore.endpoint", _DropRequestParams()))
+
+
+def drop_botocore_bodies() -> None:
+    """Install the filters on botocore's response parser and endpoint loggers (idempotent)."""
+    for name, record_filter in _FILTERS:
+        target = logging.getLogger(name)
+        if record_filter not in target.filters:
+            target.addFilter(record_filter)

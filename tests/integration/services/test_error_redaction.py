@@ -77,12 +77,15 @@ def test_botocore_debug_logs_never_hold_the_secret_string(
 ) -> None:
     password = "pw-that-must-not-be-logged-7f3a"  # nosec B105 - the test's own secret
     document = {"host": "h", "port": 5432, "dbname": "d", "username": "u", "password": password}
-    secretsmanager.create_secret(Name="redaction/db", SecretString=json.dumps(document))
 
-    with caplog.at_level(logging.DEBUG):
-        logging.getLogger("botocore").setLevel(logging.DEBUG)
+    # at_level restores botocore's level: a DEBUG left behind would flood later tests' logs.
+    with caplog.at_level(logging.DEBUG, logger="botocore"):
+        secretsmanager.create_secret(Name="redaction/db", SecretString=json.dumps(document))
         assert read_db_secret("redaction/db", secretsmanager).password == password
 
     texts = [record.getMessage() for record in caplog.records]
-    assert any("GetSecretValue" in text for text in texts)  # botocore did log at DEBUG
+    # botocore did log both calls at DEBUG, by name, without their params or responses
+    assert any("name=CreateSecret) (params not logged)" in text for text in texts)
+    assert any("GetSecretValue" in text for text in texts)
     assert not [text for text in texts if password in text]
+    assert logging.getLogger("botocore").level == logging.NOTSET
