@@ -522,6 +522,13 @@ def _log(message: str, level: int = logging.INFO, **fields: Any) -> None:
 # --------------------------------------------------------------------------------------
 
 
+def put_conditions(key: str) -> dict[str, str]:
+    """PutObject's conditional-write argument for a key: a manifest is a commit, written
+    once, If-None-Match: * (S3 refuses an overwrite, and the bucket policy refuses a
+    manifest write without the header)."""
+    return {"IfNoneMatch": "*"} if key.startswith(MANIFESTS) else {}
+
+
 class Location(Protocol):
     """Where manifests, state and data live; keys are relative and use '/'."""
 
@@ -590,15 +597,12 @@ class S3Location:
         return data
 
     def write_json(self, key: str, data: Mapping[str, Any]) -> None:
-        # A manifest is a commit: written once, If-None-Match: * (S3 refuses an overwrite,
-        # and the bucket policy refuses a manifest write without the header).
-        create_only = {"IfNoneMatch": "*"} if key.startswith(MANIFESTS) else {}
         self.client.put_object(
             Bucket=self.bucket,
             Key=self._key(key),
             Body=_json_bytes(data),
             ContentType="application/json",
-            **create_only,
+            **put_conditions(key),
         )
 
     def list_keys(self, prefix: str, start_after: str = "") -> list[str]:

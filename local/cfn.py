@@ -100,3 +100,45 @@ def resolve(value: Any, refs: dict[str, str]) -> Any:
     if any(key.startswith("Fn::") for key in value):
         raise KeyError(f"{next(iter(value))} is not resolvable locally")
     return {key: resolve(item, refs) for key, item in value.items()}
+
+
+def condition_value(template: dict[str, Any], name: str, refs: dict[str, str]) -> bool:
+    """A template condition's value with the local parameter values (`Fn::If`'s choice).
+
+    Fn::Equals, Not, And, Or, Condition, Ref and Join are evaluated, as CloudFormation does
+    ("Condition functions", CloudFormation User Guide); anything else raises.
+    """
+    conditions = template.get("Conditions") or {}
+    if name not in conditions:
+        raise KeyError(f"template.yaml has no condition {name}")
+    return bool(_condition_term(template, conditions[name], refs))
+
+
+def _condition_term(template: dict[str, Any], value: Any, refs: dict[str, str]) -> Any:
+    if not isinstance(value, dict):
+        return value
+    if len(value) != 1:
+        raise KeyError(f"{value!r} is not a condition function")
+    [(function, argument)] = value.items()
+
+    def term(item: Any) -> Any:
+        return _condition_term(template, item, refs)
+
+    if function == "Condition":
+        return condition_value(template, argument, refs)
+    if function == "Ref":
+        return resolve(value, refs)
+    if function == "Fn::Equals":
+        left, right = (term(item) for item in argument)
+        return str(left) == str(right)
+    if function == "Fn::Not":
+        return not term(argument[0])
+    if function == "Fn::And":
+        return all(term(item) for item in argument)
+    if function == "Fn::Or":
+        return any(term(item) for item in argument)
+    if function == "Fn::Join":
+        separator, items = argument
+        resolved = term(items)
+        return separator.join(resolved if isinstance(resolved, list) else [str(resolved)])
+    raise KeyError(f"{function} is not evaluated locally")

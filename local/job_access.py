@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from local import stack
-from local.iam import RolePolicy, role_documents, s3_bucket, s3_object
+from local.iam import RolePolicy, bucket_policies, role_documents, s3_bucket, s3_object
 from local.services import LOCAL_REGION
 from local.stack import LOCAL_ACCOUNT
 from local.statedir import LocalNames
@@ -53,7 +53,12 @@ class AuthorizedLocation:
         return self.inner.read_json(key)  # type: ignore[no-any-return]
 
     def write_json(self, key: str, data: Mapping[str, Any]) -> None:
-        self._allow("s3:PutObject", key)
+        from glue_jobs.star_schema import put_conditions
+
+        # The request's s3:if-none-match key, as the job's PutObject on S3 sends it.
+        condition = put_conditions(key).get("IfNoneMatch")
+        headers = {"s3:if-none-match": condition} if condition else {}
+        self.policy.authorize("s3:PutObject", s3_object(self.bucket, key), **headers)
         self.inner.write_json(key, data)
 
     def list_keys(self, prefix: str, start_after: str = "") -> list[str]:
@@ -89,9 +94,11 @@ def check_written(
     before: Mapping[str, object],
     after: Mapping[str, object],
 ) -> None:
-    """Spark's writes: each new or rewritten object is a PutObject, each removed a Delete."""
+    """Spark's writes: each new or rewritten object is a PutObject, each removed a Delete
+    (objects the job's own calls wrote were authorized as those calls were made)."""
+    own = policy.used.get("s3:PutObject", set())
     for key in sorted(after):
-        if before.get(key) != after[key]:
+        if before.get(key) != after[key] and s3_object(bucket, key) not in own:
             policy.authorize("s3:PutObject", s3_object(bucket, key))
     for key in sorted(set(before) - set(after)):
         policy.authorize("s3:DeleteObject", s3_object(bucket, key))
@@ -145,10 +152,14 @@ JOB_ROLE = "StarSchemaJobRole"
 
 
 def job_policy(template: dict[str, Any], names: LocalNames) -> RolePolicy:
-    """StarSchemaJobRole's policy with the local (or a test's) bucket and database names."""
+    """StarSchemaJobRole's policy, and the buckets' policies, with the local (or a test's)
+    bucket and database names."""
     refs = stack.local_refs(template, names)
     return RolePolicy(
-        JOB_ROLE, role_documents(template, JOB_ROLE, refs), {"s3:ResourceAccount": LOCAL_ACCOUNT}
+        JOB_ROLE,
+        role_documents(template, JOB_ROLE, refs),
+        {"s3:ResourceAccount": LOCAL_ACCOUNT},
+        resource_policies=bucket_policies(template, refs),
     )
 
 

@@ -26,6 +26,7 @@ import boto3
 
 from local import moto_state, stack, staging, wiring
 from local.dsn import dsn_to_secret
+from local.function_access import FunctionAccess, function_policies, install
 from local.job_access import job_policy, run_as_job_role
 from local.lambda_runtime import (
     REPO_ROOT,
@@ -192,11 +193,24 @@ class LocalPipeline:
         self.job_policy = job_policy(template, self.names)
         self._restore(template)
         drop_botocore_bodies()  # CreateSecret's params hold the passwords
-        for secret_id, secret in (
-            (self.names.source_secret_id, self.source_secret),
-            (self.names.warehouse_secret_id, self.warehouse_secret),
-        ):
-            self.secrets.create_secret(Name=secret_id, SecretString=json.dumps(secret))
+        secret_arns = {
+            secret_id: self.secrets.create_secret(Name=secret_id, SecretString=json.dumps(secret))[
+                "ARN"
+            ]
+            for secret_id, secret in (
+                (self.names.source_secret_id, self.source_secret),
+                (self.names.warehouse_secret_id, self.warehouse_secret),
+            )
+        }
+        # Each function's requests are authorized by its role (set up as the administrator
+        # above; the functions' clients, made at their first invocation, carry the check).
+        self.function_access = FunctionAccess(
+            function_policies(template, self.names, secret_arns, [INGEST_DIR, LOAD_DIR]),
+            secret_arns,
+        )
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        self._stack.enter_context(install(boto3.DEFAULT_SESSION, self.function_access))
         # Wiring last: restored objects must not raise "Object Created" events.
         wiring.enable_eventbridge_notifications(self.s3, self.names.ingest_bucket)
         self.rules = wiring.create_rules(self.events, self.sqs, specs, prefix="local")
@@ -363,7 +377,9 @@ class LocalPipeline:
             handler = load_handler(function_dir)
             route_logs_to(self._log)
             try:
-                return handler(event, LambdaContext(function_name=env["AWS_LAMBDA_FUNCTION_NAME"]))
+                with self.function_access.running_as(function_dir):
+                    context = LambdaContext(function_name=env["AWS_LAMBDA_FUNCTION_NAME"])
+                    return handler(event, context)
             finally:
                 # Python warnings (Powertools' "no metrics") belong with the function's logs.
                 for warning in caught:

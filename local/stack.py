@@ -65,6 +65,15 @@ def local_refs(template: dict[str, Any], names: LocalNames = NAMES) -> dict[str,
     return refs
 
 
+def function_of(template: dict[str, Any], code_uri: str) -> str:
+    """The logical id of the function whose CodeUri is a code directory."""
+    for logical_id, resource in resources_of_type(template, "AWS::Serverless::Function").items():
+        props = resource.get("Properties") or {}
+        if str(props.get("CodeUri", "")).rstrip("/") == code_uri.rstrip("/"):
+            return logical_id
+    raise KeyError(f"template.yaml has no function with CodeUri {code_uri}")
+
+
 def function_environment(
     template: dict[str, Any], code_uri: str, refs: dict[str, str]
 ) -> dict[str, str]:
@@ -78,11 +87,9 @@ def function_environment(
         .get("Environment", {})
         .get("Variables", {})
     )
-    for resource in resources_of_type(template, "AWS::Serverless::Function").values():
-        props = resource.get("Properties") or {}
-        if str(props.get("CodeUri", "")).rstrip("/") == code_uri.rstrip("/"):
-            merged.update((props.get("Environment") or {}).get("Variables") or {})
-            break
+    function = function_of(template, code_uri)
+    props = template["Resources"][function].get("Properties") or {}
+    merged.update((props.get("Environment") or {}).get("Variables") or {})
     env: dict[str, str] = {}
     for key, value in merged.items():
         try:

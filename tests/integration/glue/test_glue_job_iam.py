@@ -200,3 +200,42 @@ def test_the_released_roles_delete_rights_fail_the_run_after_its_commit(
         lake("_job/inflight.json"),
     )
     assert (tmp_path / "processed" / "_manifests" / f"{B1}.json").exists()
+
+
+def test_a_job_pointed_at_the_landing_bucket_is_refused_by_that_buckets_policy(
+    spark: Any, module_aws: str, tmp_path: Path
+) -> None:
+    """A stray writer: the job's lake argument set to the landing bucket, its role carelessly
+    granted every S3 action there. The landing bucket's policy refuses its first write, and
+    the landing objects stay as they were."""
+    from tests.unit.local.test_local_iam import over_granted
+
+    database = "totesys_lake_iam_stray"
+    admin = boto3.client("glue")
+    with contextlib.suppress(admin.exceptions.AlreadyExistsException):
+        admin.create_database(DatabaseInput={"Name": database})
+    ingest, stray = tmp_path / "ingest", tmp_path / "stray"  # both stand for the landing bucket
+    land(ingest, B1)
+    before = sorted(p.relative_to(ingest) for p in ingest.rglob("*"))
+    args = {
+        "ingest_location": str(ingest),
+        "processed_location": str(stray),
+        "database": database,
+        "ingest_bucket": INGEST_BUCKET,
+        "processed_bucket": INGEST_BUCKET,
+    }
+    with pytest.raises(AccessDeniedError) as denied:
+        run_as_job_role(
+            lambda **more: job.run(spark, args, **more),
+            job_policy(over_granted(), names(database)),
+            {str(ingest): INGEST_BUCKET, str(stray): INGEST_BUCKET},
+            str(stray),
+            boto3.client("glue"),
+        )
+    assert denied.value.action == "s3:PutObject"
+    assert denied.value.resource.startswith(f"arn:aws:s3:::{INGEST_BUCKET}/")
+    assert denied.value.denied_by == (
+        "a resource-based policy (IngestBucketPolicy DenyWritesButTheWriter)"
+    )
+    assert sorted(p.relative_to(ingest) for p in ingest.rglob("*")) == before
+    assert not [p for p in stray.rglob("*") if p.is_file()]  # refused before it was written
