@@ -256,6 +256,34 @@ class RolePolicy:
         return f"{self.role}\n{format_table(header, rows)}"
 
 
+@dataclass(frozen=True)
+class RuleTarget:
+    """A rule's target that EventBridge invokes with a role: the role, the target's ARN and
+    the action the call needs (glue:notifyEvent for a workflow, "Amazon EventBridge targets":
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-targets.html)."""
+
+    policy: RolePolicy
+    arn: str
+    action: str
+
+    def authorize(self) -> None:
+        self.policy.authorize(self.action, self.arn)
+
+
+_TARGET_ACTIONS = {":glue:": "glue:notifyEvent"}
+
+
+def rule_target(template: dict[str, Any], rule: str, refs: Mapping[str, str]) -> RuleTarget:
+    """The first target of a rule that names a RoleArn, with that role's policy."""
+    attributes = template_attributes(template, refs)
+    targets = resources_of_type(template, "AWS::Events::Rule")[rule]["Properties"]["Targets"]
+    target = next(t for t in targets if "RoleArn" in t)
+    arn = resolve_policy(target["Arn"], refs, attributes, template)
+    role = target["RoleArn"]["Fn::GetAtt"][0]
+    action = next(a for marker, a in _TARGET_ACTIONS.items() if marker in arn)
+    return RuleTarget(RolePolicy(role, role_documents(template, role, refs)), arn, action)
+
+
 def s3_object(bucket: str, key: str) -> str:
     return f"arn:aws:s3:::{bucket}/{key}"
 

@@ -27,6 +27,7 @@ import boto3
 from local import moto_state, stack, staging, wiring
 from local.dsn import dsn_to_secret
 from local.function_access import FunctionAccess, function_policies, install
+from local.iam import AccessDeniedError, rule_target
 from local.job_access import job_policy, run_as_job_role
 from local.lambda_runtime import (
     REPO_ROOT,
@@ -191,6 +192,8 @@ class LocalPipeline:
         # The Glue job's own catalog client: its calls are checked against its role.
         self.job_glue = boto3.client("glue")
         self.job_policy = job_policy(template, self.names)
+        # EventBridge starts the workflow with the rule's role (glue:notifyEvent).
+        self.workflow_target = rule_target(template, wiring.MANIFEST_RULE, refs)
         self._restore(template)
         drop_botocore_bodies()  # CreateSecret's params hold the passwords
         secret_arns = {
@@ -362,6 +365,13 @@ class LocalPipeline:
                 f"(pattern {json.dumps(self.rules[rule].spec.pattern, sort_keys=True)}); "
                 "the pipeline stops here as it would in AWS",
             )
+        if rule == wiring.MANIFEST_RULE and events:
+            try:
+                self.workflow_target.authorize()
+            except AccessDeniedError as denied:
+                raise StageError(
+                    "wiring", f"{rule} could not start the workflow: {denied}"
+                ) from denied
         return events
 
     def _invoke(self, function_dir: str, event: dict[str, Any]) -> Any:

@@ -1,6 +1,7 @@
 """The functions run under their template roles: each request of a local cycle is allowed by
 `<Function>Role` and the bucket's policy, and a role without a statement it needs fails its
-stage with AWS's AccessDenied, naming the action and the resource."""
+stage with AWS's AccessDenied, naming the action and the resource. The same for the rule
+role EventBridge starts the workflow with."""
 
 from __future__ import annotations
 
@@ -93,6 +94,12 @@ def test_a_cycle_makes_only_requests_the_roles_allow(
     print()
     for policy in policies.values():
         print(policy.table())
+    print(pipeline.workflow_target.policy.table())
+    assert pipeline.workflow_target.policy.used == {
+        "glue:notifyEvent": {
+            f"arn:aws:glue:eu-west-2:{ACCOUNT}:workflow/totesys-star-schema-workflow-local"
+        }
+    }
     ingest, load = policies[INGEST_DIR], policies[LOAD_DIR]
     assert set(ingest.used) == {
         "s3:PutObject",
@@ -174,3 +181,26 @@ def test_load_without_a_statement_it_needs_fails_with_access_denied(
             in chain
         ), sid
     assert loaded
+
+
+def test_the_rule_role_without_notify_event_stops_the_pipeline_before_the_workflow(
+    databases: tuple[Any, Any], tmp_path: Path
+) -> None:
+    changed = copy.deepcopy(TEMPLATE)
+    role = changed["Resources"]["ManifestCreatedRuleRole"]["Properties"]
+    [document] = [p["PolicyDocument"] for p in role["Policies"]]
+    document["Statement"] = [s for s in document["Statement"] if s["Sid"] != "NotifyWorkflow"]
+    state = tmp_path / "state"
+    with (
+        open_pipeline(databases, state, changed) as pipeline,
+        pytest.raises(StageError) as raised,
+    ):
+        pipeline.run_cycle()
+    workflow = f"arn:aws:glue:eu-west-2:{ACCOUNT}:workflow/totesys-star-schema-workflow-local"
+    assert str(raised.value) == (
+        "wiring failed: ManifestCreatedRule could not start the workflow: AccessDenied: "
+        f"ManifestCreatedRuleRole is not authorized to perform glue:notifyEvent on resource "
+        f"{workflow}"
+    )
+    assert list((state / "buckets" / INGEST / "_manifests").glob("*.json"))  # ingested
+    assert not (state / "buckets" / PROCESSED / "_manifests").exists()  # never transformed
