@@ -100,6 +100,8 @@ class CycleReport:
     warehouse_hi: str | None = None
     """The `hi` of the newest ingest batch the warehouse holds: its real freshness."""
     quarantined: dict[str, int] = field(default_factory=dict)
+    events_refused: list[str] = field(default_factory=list)
+    """Manifests whose event came while the job ran: the workflow started nothing for them."""
     finished_at: datetime | None = None
     seconds: float = 0.0
 
@@ -304,6 +306,7 @@ class LocalPipeline:
                 self._save_pending(pending, wiring.MANIFEST_RULE, manifest_events)
                 glue_event_ids = self._transform(report)
                 self._save_pending(pending, wiring.MANIFEST_RULE, [])
+                self._refuse_events_during_the_run(report)
                 glue_events = self._receive(wiring.TRANSFORM_RULE, glue_event_ids)
             else:
                 glue_events = []
@@ -318,6 +321,20 @@ class LocalPipeline:
         report.seconds = time.perf_counter() - start
         report.finished_at = datetime.now(UTC)
         return report
+
+    def _refuse_events_during_the_run(self, report: CycleReport) -> None:
+        """Events that reached the workflow while its run was in progress start nothing.
+
+        The workflow allows one run at a time (`MaxConcurrentRuns: 1`, which exists "to
+        prevent unwanted multiple updates to data": AWS::Glue::Workflow, CloudFormation
+        User Guide), so such an event is spent. The run in progress lists the landing
+        manifests again after each pass and takes a batch that landed meanwhile; one that
+        lands after its last listing waits for the transform's backstop.
+        """
+        for event in wiring.drain(self.sqs, self.rules[wiring.MANIFEST_RULE]):
+            key = str(((event.get("detail") or {}).get("object") or {}).get("key"))
+            report.events_refused.append(key)
+            self.progress.say(f"{key}: its event came while the job ran, and started nothing")
 
     def _transform_backstop_finds_work(self) -> bool:
         """Whether the transform's scheduled backstop would find pending batches now.

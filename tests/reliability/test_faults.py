@@ -26,6 +26,7 @@ from botocore.exceptions import EndpointConnectionError
 import glue_jobs.star_schema as star_schema
 from local import wiring
 from local.lambda_runtime import LambdaContext, load_handler
+from local.runner import CycleReport
 from local.statedir import NAMES
 from local.totesys import advance
 from pipeline_common.errors import ConcurrentRunError
@@ -230,6 +231,34 @@ def test_a_batch_landing_while_a_failed_pass_waits_goes_in_the_same_run(
     assert report.warehouse_hi == meanwhile["hi"]  # freshness from what is loaded
     rig.check()
     assert rig.cycle().processed_batches == []  # nothing left pending
+
+
+def test_a_manifest_landing_while_the_job_runs_goes_in_that_run_and_its_event_starts_nothing(
+    rig: Rig, changed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ingest runs on its schedule whatever the job does: a batch that lands during a run
+    is taken by the same run (it lists the landing manifests again after each pass), and
+    its event, which reaches a workflow already running, starts no second run."""
+    write_fact = star_schema.StarSchemaPass.write_fact
+    landed: list[str] = []
+
+    def ingest_meanwhile(self: Any, fact: str, frame: Any) -> Any:
+        if not landed:
+            rig.observe()  # the versions the first batch took, before the next hour changes them
+            advance(rig.source, hours=1, seed=71)
+            landed.extend(rig.pipeline._ingest(CycleReport()))
+        return write_fact(self, fact, frame)
+
+    monkeypatch.setattr(star_schema.StarSchemaPass, "write_fact", ingest_meanwhile)
+    report = rig.cycle()
+    monkeypatch.undo()
+    [meanwhile] = landed
+    batch = meanwhile.removeprefix("_manifests/").removesuffix(".json")
+    assert report.processed_batches == [*report.ingest_batches, batch]
+    assert report.events_refused == [meanwhile]
+    assert report.loaded_batches[-1] == batch
+    rig.check()
+    assert rig.cycle().processed_batches == []  # the spent event starts nothing later
 
 
 def test_a_lost_manifest_event_is_covered_by_the_transform_backstop(
