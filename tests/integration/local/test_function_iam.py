@@ -20,7 +20,6 @@ from local.lambda_runtime import REPO_ROOT
 from local.report import Progress
 from local.runner import INGEST_DIR, LOAD_DIR, LocalPipeline, StageError
 from local.statedir import NAMES
-from local.totesys import create_schema, seed
 from tests.reliability.rig import error_chain
 
 TEMPLATE = stack.load()
@@ -40,18 +39,6 @@ def without(function: str, sid: str) -> dict[str, Any]:
     assert len(kept) == len(document["Statement"]) - 1, f"{function} has no statement {sid}"
     document["Statement"] = kept
     return changed
-
-
-@pytest.fixture
-def databases(make_database: Any) -> tuple[Any, Any]:
-    source, warehouse = make_database(), make_database()
-    conn = source.connect()
-    try:
-        create_schema(conn)
-        seed(conn, orders=20, seed=5)
-    finally:
-        conn.close()
-    return source, warehouse
 
 
 def open_pipeline(

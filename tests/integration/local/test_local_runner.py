@@ -17,21 +17,8 @@ from local.runner import LocalPipeline, StageError
 from local.services import free_port
 from local.stack import TEMPLATE_PATH
 from local.statedir import NAMES
-from local.totesys import create_schema, seed
 
 MANIFEST_PREFIX_LINE = "- prefix: _manifests/"
-
-
-@pytest.fixture
-def databases(make_database) -> tuple:
-    source, warehouse = make_database(), make_database()
-    conn = source.connect()
-    try:
-        create_schema(conn)
-        seed(conn, orders=20, seed=3)
-    finally:
-        conn.close()
-    return source, warehouse
 
 
 def _pipeline(source, warehouse, state: Path, template: Path = TEMPLATE_PATH) -> LocalPipeline:
