@@ -4,11 +4,12 @@ SAM gives a function without `Role` a generated role, `<Function>Role`, whose in
 are the function's `Policies` documents as written (the template uses no SAM policy
 template; tests/integration/template/test_sam_roles.py holds this reading equal to
 samtranslator's own translation). Each request a function's boto3 clients make is put to
-that role's policy and to the bucket's policy (local.iam) in a before-call hook of the
-session the handlers make their clients from, and refused as AWS refuses it: a ClientError
-with code AccessDenied naming the action and the resource, which the stage handles as it
-would in AWS. The check runs in the client rather than in moto's server because moto 5.2.5
-evaluates neither bucket policies nor conditional Deny statements as AWS does (local.iam).
+that role's policy and to the bucket's policy (local.iam) in a `before-parameter-build`
+hook of the session the handlers make their clients from, and refused as AWS refuses it:
+a ClientError with code AccessDenied naming the action and the resource, which the stage
+handles as it would in AWS. The check runs in the client rather than in moto's server: moto 5.2.5
+evaluates neither bucket policies nor conditional Deny statements as AWS does, and decides
+Secrets Manager requests on the resource "*" (docs/adr/0011).
 
 Actions and resources per request, from "Actions, resources, and condition keys for
 Amazon S3" (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html)
@@ -37,6 +38,7 @@ from local.iam import (
     template_attributes,
 )
 from local.stack import LOCAL_ACCOUNT
+from local.statedir import LocalNames
 
 # S3 operation -> the action it needs on the object named by Bucket/Key.
 _S3_OBJECT_ACTIONS = {
@@ -105,7 +107,6 @@ class FunctionAccess:
     secret_arns: dict[str, str] = field(default_factory=dict)
     """Secret name -> its ARN (IAM decides on the ARN, the functions pass the name)."""
     running: str | None = None
-
     checked: int = 0
     """Requests authorized so far (a run that made none was not checked at all)."""
 
@@ -151,7 +152,10 @@ def install(session: Any, access: FunctionAccess) -> Iterator[None]:
 
 
 def function_policies(
-    template: dict[str, Any], names: Any, secret_arns: Mapping[str, str], code_uris: list[str]
+    template: dict[str, Any],
+    names: LocalNames,
+    secret_arns: Mapping[str, str],
+    code_uris: list[str],
 ) -> dict[str, RolePolicy]:
     """Function code directory -> its role's policy, the secret parameters resolved to the
     secrets the local stack made."""

@@ -1,4 +1,4 @@
-"""A template role's policies, resolved to local ARNs, deciding each request as moto's IAM does.
+"""A template role's policies and the buckets' policies, resolved to local ARNs, deciding requests.
 
 The Glue job's data I/O runs on directories locally, so no AWS endpoint sees it. Every S3
 operation it makes (its own calls and what Glue's Spark does on a prefix) is put to the
