@@ -6,8 +6,8 @@ role EventBridge starts the workflow with."""
 from __future__ import annotations
 
 import copy
-import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,6 @@ import yaml
 from local import stack
 from local.iam import RolePolicy
 from local.lambda_runtime import REPO_ROOT
-from local.report import Progress
 from local.runner import INGEST_DIR, LOAD_DIR, LocalPipeline, StageError
 from local.statedir import NAMES
 from tests.reliability.rig import error_chain
@@ -41,22 +40,20 @@ def without(function: str, sid: str) -> dict[str, Any]:
     return changed
 
 
+@pytest.fixture
 def open_pipeline(
-    databases: tuple[Any, Any], state: Path, template: dict[str, Any] | None = None
-) -> LocalPipeline:
-    source, warehouse = databases
-    path = stack.TEMPLATE_PATH
-    if template is not None:
+    pipeline_over: Callable[..., LocalPipeline],
+) -> Callable[..., LocalPipeline]:
+    """A pipeline over the test's databases, with the template as given (default: the real one)."""
+
+    def make(state: Path, template: dict[str, Any] | None = None) -> LocalPipeline:
+        if template is None:
+            return pipeline_over(state)
         path = state.parent / f"template-{len(list(state.parent.glob('template-*')))}.yaml"
         path.write_text(yaml.safe_dump(template, sort_keys=False), encoding="utf-8")
-    return LocalPipeline(
-        source_dsn=source.dsn,
-        warehouse_dsn=warehouse.dsn,
-        state_dir=state,
-        commit_lag_seconds=0,
-        progress=Progress(stream=io.StringIO()),
-        template_path=path,
-    )
+        return pipeline_over(state, path)
+
+    return make
 
 
 def change_an_order(databases: tuple[Any, Any]) -> None:
@@ -71,10 +68,13 @@ def change_an_order(databases: tuple[Any, Any]) -> None:
 
 
 def test_a_cycle_makes_only_requests_the_roles_allow(
-    databases: tuple[Any, Any], tmp_path: Path, spark: Any
+    databases: tuple[Any, Any],
+    open_pipeline: Callable[..., LocalPipeline],
+    tmp_path: Path,
+    spark: Any,
 ) -> None:
     del spark  # the runner's getOrCreate returns the session's
-    with open_pipeline(databases, tmp_path / "state") as pipeline:
+    with open_pipeline(tmp_path / "state") as pipeline:
         report = pipeline.run_cycle()
         policies: dict[str, RolePolicy] = dict(pipeline.function_access.policies)
     assert report.loaded_batches
@@ -116,11 +116,16 @@ def test_a_cycle_makes_only_requests_the_roles_allow(
     ],
 )
 def test_ingest_without_a_statement_it_needs_fails_with_access_denied(
-    databases: tuple[Any, Any], tmp_path: Path, sid: str, action: str, resource: str
+    databases: tuple[Any, Any],
+    open_pipeline: Callable[..., LocalPipeline],
+    tmp_path: Path,
+    sid: str,
+    action: str,
+    resource: str,
 ) -> None:
     state = tmp_path / "state"
     with (
-        open_pipeline(databases, state, without("IngestFunction", sid)) as pipeline,
+        open_pipeline(state, without("IngestFunction", sid)) as pipeline,
         pytest.raises(StageError) as raised,
     ):
         pipeline.run_cycle()
@@ -142,19 +147,22 @@ LOAD_NEEDS = [
 
 
 def test_load_without_a_statement_it_needs_fails_with_access_denied(
-    databases: tuple[Any, Any], tmp_path: Path, spark: Any
+    databases: tuple[Any, Any],
+    open_pipeline: Callable[..., LocalPipeline],
+    tmp_path: Path,
+    spark: Any,
 ) -> None:
     """One state: a batch loaded, then a change transformed whose load is refused (the
     first statement), then the loader's backstop refused for each other statement."""
     del spark
     state = tmp_path / "state"
-    with open_pipeline(databases, state) as pipeline:
+    with open_pipeline(state) as pipeline:
         loaded = pipeline.run_cycle().loaded_batches
     change_an_order(databases)
     backstop = json.loads((REPO_ROOT / "events" / "load_backstop.json").read_text())
     for turn, (sid, action, resource) in enumerate(LOAD_NEEDS):
         with (
-            open_pipeline(databases, state, without("LoadFunction", sid)) as pipeline,
+            open_pipeline(state, without("LoadFunction", sid)) as pipeline,
             pytest.raises(Exception) as raised,  # StageError in a cycle, the stage's own else
         ):
             if turn == 0:
@@ -171,7 +179,7 @@ def test_load_without_a_statement_it_needs_fails_with_access_denied(
 
 
 def test_the_rule_role_without_notify_event_stops_the_pipeline_before_the_workflow(
-    databases: tuple[Any, Any], tmp_path: Path
+    databases: tuple[Any, Any], open_pipeline: Callable[..., LocalPipeline], tmp_path: Path
 ) -> None:
     changed = copy.deepcopy(TEMPLATE)
     role = changed["Resources"]["ManifestCreatedRuleRole"]["Properties"]
@@ -179,7 +187,7 @@ def test_the_rule_role_without_notify_event_stops_the_pipeline_before_the_workfl
     document["Statement"] = [s for s in document["Statement"] if s["Sid"] != "NotifyWorkflow"]
     state = tmp_path / "state"
     with (
-        open_pipeline(databases, state, changed) as pipeline,
+        open_pipeline(state, changed) as pipeline,
         pytest.raises(StageError) as raised,
     ):
         pipeline.run_cycle()

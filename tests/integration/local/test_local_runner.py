@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,21 +22,9 @@ from local.statedir import NAMES
 MANIFEST_PREFIX_LINE = "- prefix: _manifests/"
 
 
-def _pipeline(source, warehouse, state: Path, template: Path = TEMPLATE_PATH) -> LocalPipeline:
-    return LocalPipeline(
-        source_dsn=source.dsn,
-        warehouse_dsn=warehouse.dsn,
-        state_dir=state,
-        commit_lag_seconds=0,
-        progress=Progress(stream=io.StringIO()),
-        template_path=template,
-    )
-
-
 def test_a_manifest_the_template_rule_no_longer_matches_stops_the_pipeline(
-    databases: tuple, tmp_path: Path
+    tmp_path: Path, pipeline_over: Callable[..., LocalPipeline]
 ) -> None:
-    source, warehouse = databases
     text = TEMPLATE_PATH.read_text(encoding="utf-8")
     assert text.count(MANIFEST_PREFIX_LINE) == 1, "ManifestCreatedRule's key filter moved"
     broken = tmp_path / "template.yaml"
@@ -43,7 +32,7 @@ def test_a_manifest_the_template_rule_no_longer_matches_stops_the_pipeline(
     state = tmp_path / "state"
 
     with (
-        _pipeline(source, warehouse, state, broken) as pipeline,
+        pipeline_over(state, broken) as pipeline,
         pytest.raises(StageError) as raised,
     ):
         pipeline.run_cycle()
@@ -59,11 +48,10 @@ def test_a_manifest_the_template_rule_no_longer_matches_stops_the_pipeline(
 
 
 def test_the_next_session_restores_ingest_state_from_the_state_dir(
-    databases: tuple, tmp_path: Path
+    tmp_path: Path, pipeline_over: Callable[..., LocalPipeline]
 ) -> None:
     """Session 1 ingests (then stops at a broken rule); session 2 finds nothing new to
     ingest, and the transform's backstop takes the batch whose event never came."""
-    source, warehouse = databases
     broken = tmp_path / "template.yaml"
     broken.write_text(
         TEMPLATE_PATH.read_text(encoding="utf-8").replace(
@@ -71,10 +59,10 @@ def test_the_next_session_restores_ingest_state_from_the_state_dir(
         )
     )
     state = tmp_path / "state"
-    with _pipeline(source, warehouse, state, broken) as pipeline, pytest.raises(StageError):
+    with pipeline_over(state, broken) as pipeline, pytest.raises(StageError):
         pipeline.run_cycle()
 
-    with _pipeline(source, warehouse, state) as pipeline:
+    with pipeline_over(state) as pipeline:
         report = pipeline.run_cycle()
 
     assert [s.stage for s in report.stages] == ["ingest", "transform", "load"]
