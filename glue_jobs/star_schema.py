@@ -22,9 +22,11 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
+from pyspark import inheritable_thread_target
 from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -40,6 +42,8 @@ AQE_RULES_OFF = "org.apache.spark.sql.execution.adaptive.AQEPropagateEmptyRelati
 MANIFEST_KEY = re.compile(r"^_manifests/(\d{8}T\d{12}Z)\.json$")
 INFLIGHT_KEY = "_job/inflight.json"
 ROWS_PER_FILE = 1_000_000
+# Tables a pass writes at once (each step's tables are independent of each other).
+CONCURRENT_TABLES = 4
 # Postgres text can never hold NUL, so it marks a quoted empty field ("") on the way in:
 # Spark's CSV reader would otherwise turn "" and an unquoted empty field both into NULL.
 EMPTY_STRING_SENTINEL = "\u0000"
@@ -83,6 +87,8 @@ FACT_SOURCES: dict[str, str] = {
     "fact_purchase_order": "purchase_order",
     "fact_payment": "payment",
 }
+# The order of a processed manifest's tables (a pass writes them concurrently).
+STAR_TABLE_ORDER: tuple[str, ...] = (*DIMENSION_SOURCES, *FACT_SOURCES, "dim_date")
 # Dates stored as text 'YYYY-MM-DD' in ToteSys; typed (and validated) as dates on read.
 TEXT_DATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "sales_order": ("agreed_delivery_date", "agreed_payment_date"),
@@ -706,9 +712,13 @@ class LocalLocation:
         path = self._path(prefix)
         shutil.rmtree(path, ignore_errors=True)
         # Like S3, keep no empty directories behind (the local runner mirrors the tree).
+        # Tables are written concurrently: another writer may fill or remove a parent first.
         parent = path.parent
-        while parent != self.root and parent.is_dir() and not any(parent.iterdir()):
-            parent.rmdir()
+        while parent != self.root:
+            try:
+                parent.rmdir()  # only an empty directory goes
+            except OSError:  # not empty, or already gone
+                break
             parent = parent.parent
 
 
@@ -1665,26 +1675,60 @@ class StarSchemaPass:
         return self.manifest
 
     def write_tables(self) -> None:
-        """State, then the dimensions it changes, then facts, then dim_date."""
-        sources = {t: s for t in SOURCE_TABLES if (s := self.read_source(t)) is not None}
-        changed = [t for t in STATE_TABLES if t in sources and self.write_state(sources[t])]
-        for dim, inputs in DIMENSION_SOURCES.items():
-            if any(t in changed for t in inputs):
-                states = {t: self.state_frame(t) for t in inputs}
-                rows = int(self.manifest["state_rows"].get(inputs[0], 0))
-                self.write_dimension(dim, build_dimension(dim, states), rows)
-        low: date | None = None
-        high: date | None = None
-        for fact, table in FACT_SOURCES.items():
-            if table not in sources:
-                continue
-            bounds = self.write_fact(fact, FACT_BUILDERS[fact](sources[table].valid))
-            self.settle(sources[table])
-            if bounds:
-                low = bounds[0] if low is None else min(low, bounds[0])
-                high = bounds[1] if high is None else max(high, bounds[1])
-        if low is not None and high is not None:
-            self.write_dim_date(low, high)
+        """Source state and facts at once, then the dimensions the state changed, then dim_date.
+
+        Each step's tables are independent, so they are written CONCURRENT_TABLES at a time:
+        most of a small table's write is Spark's fixed cost per action (planning, a file
+        commit), which overlaps across threads. The manifest's entries are then put in one
+        fixed order, whatever order the writes finished in.
+        """
+        read = concurrently([partial(self.read_source, t) for t in SOURCE_TABLES])
+        sources = {t: s for t, s in zip(SOURCE_TABLES, read, strict=True) if s is not None}
+        states = [t for t in STATE_TABLES if t in sources]
+        facts = [f for f, t in FACT_SOURCES.items() if t in sources]
+        writes: list[Callable[[], Any]] = [partial(self.write_state, sources[t]) for t in states]
+        writes += [partial(self.write_fact_source, f, sources[FACT_SOURCES[f]]) for f in facts]
+        results = concurrently(writes)
+        changed = {t for t, wrote in zip(states, results[: len(states)], strict=True) if wrote}
+        dims = [d for d, inputs in DIMENSION_SOURCES.items() if changed.intersection(inputs)]
+        concurrently([partial(self.rebuild_dimension, d) for d in dims])
+        bounds = [b for b in results[len(states) :] if b]
+        if bounds:
+            self.write_dim_date(min(b[0] for b in bounds), max(b[1] for b in bounds))
+        self.manifest["tables"] = _ordered(self.manifest["tables"], STAR_TABLE_ORDER)
+        self.manifest["quarantine"] = _ordered(self.manifest["quarantine"], SOURCE_TABLES)
+
+    def write_fact_source(self, fact: str, source: SourceRows) -> tuple[date, date] | None:
+        """A fact from its source's valid rows, then that source's rejects quarantined."""
+        bounds = self.write_fact(fact, FACT_BUILDERS[fact](source.valid))
+        self.settle(source)
+        return bounds
+
+    def rebuild_dimension(self, dim: str) -> None:
+        """A dimension from the current state of its source tables."""
+        inputs = DIMENSION_SOURCES[dim]
+        states = {t: self.state_frame(t) for t in inputs}
+        rows = int(self.manifest["state_rows"].get(inputs[0], 0))
+        self.write_dimension(dim, build_dimension(dim, states), rows)
+
+
+def concurrently(tasks: list[Callable[[], Any]]) -> list[Any]:
+    """Run the tasks CONCURRENT_TABLES at a time; their results in order (the first error raised).
+
+    Each thread inherits the caller's Spark job group and properties, so a pass's jobs are
+    still counted as its own (pyspark.inheritable_thread_target).
+    """
+    if len(tasks) <= 1:
+        return [task() for task in tasks]
+    with ThreadPoolExecutor(max_workers=CONCURRENT_TABLES) as pool:
+        futures = [pool.submit(inheritable_thread_target(task)) for task in tasks]
+    return [future.result() for future in futures]
+
+
+def _ordered(entries: dict[str, Any], order: Iterable[str]) -> dict[str, Any]:
+    """The entries in a fixed order (the tables it names first, any others after)."""
+    ranked = {name: n for n, name in enumerate(order)}
+    return dict(sorted(entries.items(), key=lambda kv: (ranked.get(kv[0], len(ranked)), kv[0])))
 
 
 def check_fact_columns(batches: list[dict[str, Any]]) -> None:

@@ -7,11 +7,12 @@ once per container; here each function's `app.py` is imported under its own modu
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -85,13 +86,15 @@ def unload_handlers() -> None:
         del sys.modules[name]
 
 
-def route_logs_to(stream: IO[str]) -> None:
-    """Send every stdout log handler (Powertools' JSON logs) to a file instead.
+@contextlib.contextmanager
+def logs_routed_to(stream: IO[str]) -> Iterator[None]:
+    """Send every stdout log handler (Powertools' JSON logs) to a file for a block.
 
     The CLI's stdout carries its summary; the handlers' logs stay readable in --state-dir.
     A Powertools logger outlives the handler module that made it (a re-import finds it
-    configured and keeps its handler), so its handler is rerouted wherever it points: it
-    may still hold an earlier pipeline's log file, closed since.
+    configured and keeps its handler), so its handler is rerouted wherever it points, and
+    pointed back afterwards: else it would keep this pipeline's log file, closed once the
+    pipeline is, and the next user of the logger would write to (or flush) a closed file.
     """
     std_streams = (sys.stdout, sys.__stdout__, sys.stderr, sys.__stderr__)
     loggers = [logging.getLogger()] + [
@@ -99,13 +102,24 @@ def route_logs_to(stream: IO[str]) -> None:
         for logger in logging.Logger.manager.loggerDict.values()
         if isinstance(logger, logging.Logger)
     ]
+    moved: list[tuple[logging.StreamHandler[Any], Any]] = []
     for logger in loggers:
         powertools_handler = getattr(logger, "powertools_handler", None)
         for handler in logger.handlers:
             if isinstance(handler, logging.StreamHandler) and (
                 handler is powertools_handler or handler.stream in std_streams
             ):
-                if getattr(handler.stream, "closed", False):
-                    handler.stream = stream  # setStream would flush the closed file first
-                else:
-                    handler.setStream(stream)
+                moved.append((handler, handler.stream))
+                _point(handler, stream)
+    try:
+        yield
+    finally:
+        for handler, previous in reversed(moved):
+            _point(handler, sys.stdout if getattr(previous, "closed", False) else previous)
+
+
+def _point(handler: logging.StreamHandler[Any], stream: Any) -> None:
+    if getattr(handler.stream, "closed", False):
+        handler.stream = stream  # setStream would flush the closed file first
+    else:
+        handler.setStream(stream)

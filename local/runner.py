@@ -34,7 +34,7 @@ from local.lambda_runtime import (
     LambdaContext,
     ensure_layers_on_path,
     load_handler,
-    route_logs_to,
+    logs_routed_to,
     unload_handlers,
 )
 from local.report import Progress
@@ -402,9 +402,8 @@ class LocalPipeline:
         ):
             warnings.simplefilter("default")
             handler = load_handler(function_dir)
-            route_logs_to(self._log)
             try:
-                with self.function_access.running_as(function_dir):
+                with logs_routed_to(self._log), self.function_access.running_as(function_dir):
                     context = LambdaContext(function_name=env["AWS_LAMBDA_FUNCTION_NAME"])
                     return handler(event, context)
             finally:

@@ -241,12 +241,14 @@ def test_a_manifest_landing_while_the_job_runs_goes_in_that_run_and_its_event_st
     its event, which reaches a workflow already running, starts no second run."""
     write_fact = star_schema.StarSchemaPass.write_fact
     landed: list[str] = []
+    once = threading.Lock()  # the pass writes its facts concurrently
 
     def ingest_meanwhile(self: Any, fact: str, frame: Any) -> Any:
-        if not landed:
-            rig.observe()  # the versions the first batch took, before the next hour changes them
-            advance(rig.source, hours=1, seed=71)
-            landed.extend(rig.pipeline._ingest(CycleReport()))
+        with once:
+            if not landed:
+                rig.observe()  # the versions the first batch took, before the next hour
+                advance(rig.source, hours=1, seed=71)
+                landed.extend(rig.pipeline._ingest(CycleReport()))
         return write_fact(self, fact, frame)
 
     monkeypatch.setattr(star_schema.StarSchemaPass, "write_fact", ingest_meanwhile)

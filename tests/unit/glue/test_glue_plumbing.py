@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +161,50 @@ def test_job_arguments_are_all_required_and_say_where_the_catalog_points() -> No
     assert job.JobArgs.from_mapping(on_glue).catalog_root == "s3://processed-b/lake"
     with pytest.raises(job.StarSchemaError, match="database"):
         job.JobArgs.from_mapping({**args, "database": ""})
+
+
+def test_concurrent_writes_give_results_in_order_and_raise_the_first_error() -> None:
+    assert job.concurrently([lambda n=n: n * n for n in range(7)]) == [n * n for n in range(7)]
+
+    def fails(message: str) -> Any:
+        raise RuntimeError(message)
+
+    with pytest.raises(RuntimeError, match=r"^second$"):
+        job.concurrently([lambda: 1, lambda: fails("second"), lambda: fails("third")])
+
+
+def test_concurrent_writes_run_in_the_callers_job_group(spark: Any) -> None:
+    """The runner and the bench count a pass's Spark jobs by its job group: the threads'
+    jobs must be in it (without inheritable_thread_target they are in none)."""
+    from local.spark import counted_jobs
+
+    frame = spark.range(10)
+    with counted_jobs(spark, "one") as one:
+        frame.count()
+    with counted_jobs(spark, "concurrent") as jobs:
+        counts = job.concurrently([frame.count for _ in range(3)])
+    assert counts == [10, 10, 10]
+    assert one["jobs"] > 0
+    assert jobs["jobs"] == 3 * one["jobs"]
+
+
+def test_local_location_prunes_empty_parents_while_another_writer_prunes_them(
+    tmp_path: Path,
+) -> None:
+    """Four tables' temporary prefixes under one pass's _tmp/ removed at once: all go, and the
+    empty parents with them, whoever got there first (the race fails a round in about five
+    with a check-then-remove of each parent; 25 rounds)."""
+    for round_ in range(25):
+        root = tmp_path / str(round_)
+        location = job.LocalLocation(root)
+        prefixes = [f"_tmp/p/{table}/" for table in ("a", "b", "c", "d")]
+        for prefix in prefixes:
+            location.write_json(f"{prefix}part-0.json", {})
+        job.concurrently([partial(location.delete_prefix, p) for p in prefixes])
+        assert list(root.iterdir()) == []
+
+
+def test_a_pass_lists_its_tables_in_one_order_whatever_order_they_finished_in() -> None:
+    entries = {"fact_payment": 3, "dim_date": 4, "dim_staff": 1, "other": 5, "fact_sales_order": 2}
+    ordered = job._ordered(entries, job.STAR_TABLE_ORDER)
+    assert list(ordered) == ["dim_staff", "fact_sales_order", "fact_payment", "dim_date", "other"]
