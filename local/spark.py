@@ -65,7 +65,7 @@ def local_spark_session(app_name: str = "totesys-local", cores: int = 2) -> Spar
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
 
-    java_options = f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{LOG4J2_CONFIG} "
+    java_options = f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{LOG4J2_CONFIG}"
 
     spark = (
         SparkSession.builder.master(f"local[{cores}]")
