@@ -35,12 +35,18 @@ from pyspark.sql import types as T
 # Constants and schemas
 # --------------------------------------------------------------------------------------
 
+# Copies of the shared contracts (layers/common/pipeline_common/contracts/): SAM uploads only
+# this script, so the job cannot import the layer (docs/adr/0003). Held equal to the shared
+# definitions by tests/unit/glue/test_glue_contracts_equal.py.
 FORMAT_VERSION = 1
-MANIFESTS = "_manifests/"
+BATCH_ID_PATTERN = r"\d{8}T\d{12}Z"
+MANIFEST_PREFIX = "_manifests/"
+INFLIGHT_KEY = "_job/inflight.json"
+LATEST_KEY = "_job/latest.json"
+MANIFEST_KEY = re.compile(rf"^{MANIFEST_PREFIX}({BATCH_ID_PATTERN})\.json$")
+BATCH_ID = re.compile(rf"^{BATCH_ID_PATTERN}$")
 # Adaptive rules the pass turns off (run(): they drop Observation metrics of empty plans).
 AQE_RULES_OFF = "org.apache.spark.sql.execution.adaptive.AQEPropagateEmptyRelation"
-MANIFEST_KEY = re.compile(r"^_manifests/(\d{8}T\d{12}Z)\.json$")
-INFLIGHT_KEY = "_job/inflight.json"
 ROWS_PER_FILE = 1_000_000
 # Tables a pass writes at once (each step's tables are independent of each other).
 CONCURRENT_TABLES = 4
@@ -532,7 +538,7 @@ def put_conditions(key: str) -> dict[str, str]:
     """PutObject's conditional-write argument for a key: a manifest is a commit, written
     once, If-None-Match: * (S3 refuses an overwrite, and the bucket policy refuses a
     manifest write without the header)."""
-    return {"IfNoneMatch": "*"} if key.startswith(MANIFESTS) else {}
+    return {"IfNoneMatch": "*"} if key.startswith(MANIFEST_PREFIX) else {}
 
 
 class Location(Protocol):

@@ -13,7 +13,6 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
@@ -52,18 +51,6 @@ class TableExtract:
     @property
     def csv_bytes(self) -> int:
         return sum(part.csv_bytes for part in self.parts)
-
-    def to_manifest(self) -> dict[str, Any]:
-        """The table's entry in the manifest's "tables"."""
-        return {
-            "window": self.window.to_manifest(),
-            "primary_key": self.spec.primary_key,
-            "rows": self.rows,
-            "bytes": self.bytes,
-            "seconds": round(self.seconds, 3),
-            "parts": [part.to_manifest() for part in self.parts],
-            "columns": [column.to_manifest() for column in self.spec.columns],
-        }
 
 
 def copy_sql(spec: TableSpec, window: Window, fence: Fence | None = None) -> str:

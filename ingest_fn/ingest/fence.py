@@ -33,6 +33,7 @@ from ingest.source import (
     quote_identifier,
 )
 from ingest.window import timestamp_literal
+from pipeline_common.contracts.manifests import Snapshot, SnapshotError
 
 # age() is an int4: distances of 2^31 or more cannot be told from wrapped ones.
 MAX_SPAN = 2**31 - 2
@@ -58,46 +59,13 @@ FROM pg_current_snapshot() AS s
 """
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """A batch's snapshot as its manifest records it (every id a 64-bit xid8)."""
-
-    xmin: int
-    xmax: int
-    xip: tuple[int, ...]
-    seen_xids: tuple[int, ...] = ()
-
-    def __post_init__(self) -> None:
-        if not 0 < self.xmin <= self.xmax:
-            raise FenceError(f"snapshot xmin {self.xmin} / xmax {self.xmax} out of order")
-        if any(not self.xmin <= x < self.xmax for x in self.xip):
-            raise FenceError(f"snapshot in-progress ids {self.xip} outside [xmin, xmax)")
-        if any(not self.xmin <= x < self.xmax for x in self.seen_xids):
-            raise FenceError(f"snapshot seen_xids {self.seen_xids} outside [xmin, xmax)")
-
-    def to_manifest(self) -> dict[str, Any]:
-        """The manifest's "snapshot" object."""
-        return {
-            "xmin": self.xmin,
-            "xmax": self.xmax,
-            "xip": list(self.xip),
-            "seen_xids": list(self.seen_xids),
-        }
-
-
 def snapshot_from_manifest(data: Any) -> Snapshot | None:
-    """Parse a manifest's "snapshot" (None if absent: a batch written before the fence)."""
-    if data is None:
-        return None
-    if not isinstance(data, dict) or set(data) != {"xmin", "xmax", "xip", "seen_xids"}:
-        raise FenceError(f"snapshot must have exactly xmin, xmax, xip, seen_xids: {data!r}")
-    xip, seen = data["xip"], data["seen_xids"]
-    if not isinstance(xip, list) or not isinstance(seen, list):
-        raise FenceError("snapshot xip and seen_xids must be lists")
-    values = [data["xmin"], data["xmax"], *xip, *seen]
-    if any(type(value) is not int for value in values):
-        raise FenceError(f"snapshot ids must be integers: {data!r}")
-    return Snapshot(data["xmin"], data["xmax"], tuple(xip), tuple(seen))
+    """Parse a manifest's "snapshot" (None if absent: a batch written before the fence);
+    a malformed one cannot fence this run."""
+    try:
+        return Snapshot.from_json(data)
+    except SnapshotError as exc:
+        raise FenceError(str(exc)) from exc
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from pg8000.exceptions import InterfaceError
 from ingest.exceptions import ClockError, StateRejectedError, UploadError
 from ingest.extract import TableCopy, TableExtract, extract_table
 from ingest.fence import Snapshot, fence_for, read_current_snapshot, read_seen_xids
-from ingest.layout import batch_id_for, part_key
+from pipeline_common.contracts.batch import batch_id_for
+from pipeline_common.contracts.keys import ingest_part_key
 from ingest.manifest import build_manifest, write_manifest
 from ingest.settings import Settings
 from ingest.source import TableSpec, describe_tables, hold_run_lock, snapshot
@@ -224,7 +225,7 @@ def publish_rejection(metrics: Metrics) -> None:
 
 
 def _open_part(s3: S3Client, bucket: str, table: str, batch_id: str, part: int) -> GzipObjectWriter:
-    return GzipObjectWriter(s3, bucket, part_key(table, batch_id, part))
+    return GzipObjectWriter(s3, bucket, ingest_part_key(table, batch_id, part))
 
 
 def _log_extract(table: str, extract: TableExtract) -> None:
@@ -237,7 +238,7 @@ def _log_extract(table: str, extract: TableExtract) -> None:
             "csv_bytes": extract.csv_bytes,
             "parts": len(extract.parts),
             "seconds": round(extract.seconds, 3),
-            "window": extract.window.to_manifest(),
+            "window": {"lo": extract.window.lo, "hi": extract.window.hi},
         },
     )
 

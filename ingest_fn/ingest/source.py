@@ -13,6 +13,7 @@ from aws_lambda_powertools import Logger
 from pg8000.exceptions import DatabaseError, InterfaceError
 
 from ingest.exceptions import SourceQueryError, SourceSchemaError
+from pipeline_common.contracts.manifests import SourceColumn as Column
 from pipeline_common.errors import (
     ConcurrentRunError,
     DatabaseUnavailableError,
@@ -50,29 +51,6 @@ JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid AND a.attnum = k.attnum
 WHERE i.indisprimary AND n.nspname = :schema AND c.relname = ANY(CAST(:tables AS text[]))
 ORDER BY c.relname, k.position
 """
-
-
-@dataclass(frozen=True)
-class Column:
-    """One source column as information_schema describes it."""
-
-    name: str
-    data_type: str
-    udt_name: str
-    nullable: bool
-    numeric_precision: int | None
-    numeric_scale: int | None
-
-    def to_manifest(self) -> dict[str, Any]:
-        """The column as the manifest records it."""
-        return {
-            "name": self.name,
-            "data_type": self.data_type,
-            "udt_name": self.udt_name,
-            "nullable": self.nullable,
-            "numeric_precision": self.numeric_precision,
-            "numeric_scale": self.numeric_scale,
-        }
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ingest.exceptions import StateAheadError, WatermarkAheadError
-from ingest.layout import batch_id_for
+from pipeline_common.contracts.batch import batch_id_for
 from ingest.watermarks import IngestState
 from ingest.window import format_timestamp, parse_timestamp
 

@@ -61,10 +61,6 @@ class PartInfo:
     bytes: int
     csv_bytes: int
 
-    def to_manifest(self) -> dict[str, Any]:
-        """The part as the manifest lists it."""
-        return {"key": self.key, "rows": self.rows, "bytes": self.bytes}
-
 
 class GzipObjectWriter:
     """One S3 object, gzip-compressed as it is written; abort() leaves nothing behind.

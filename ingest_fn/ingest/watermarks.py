@@ -14,15 +14,19 @@ from aws_lambda_powertools import Logger
 
 from ingest.exceptions import FenceError
 from ingest.fence import Snapshot, snapshot_from_manifest
-from ingest.layout import (
-    MANIFEST_PREFIX,
-    STATE_KEY,
+from pipeline_common.contracts.batch import (
     BatchIdError,
-    batch_id_of_manifest_key,
+    TimestampFormatError,
     check_batch_id,
+    parse_timestamp,
+)
+from pipeline_common.contracts.keys import (
+    INGEST_STATE_KEY,
+    MANIFEST_PREFIX,
+    batch_id_of_manifest_key,
     manifest_key,
 )
-from ingest.window import TimestampFormatError, parse_timestamp
+from pipeline_common.contracts.manifests import IngestManifest
 from pipeline_common.s3objects import (
     MalformedObjectError,
     ObjectNotFoundError,
@@ -50,7 +54,7 @@ class IngestState:
 
     def to_json(self) -> dict[str, Any]:
         """The cache object's content."""
-        snapshot = None if self.snapshot is None else self.snapshot.to_manifest()
+        snapshot = None if self.snapshot is None else self.snapshot.to_json()
         return {
             "batch_id": self.batch_id,
             "watermarks": dict(self.watermarks),
@@ -68,10 +72,8 @@ def read_watermarks(s3: S3Client, bucket: str) -> IngestState:
             newest = key
     if newest is None:
         return cached
-    manifest = read_json(s3, bucket, newest)
-    state = _state_from(manifest, f"s3://{bucket}/{newest}")
-    if state.batch_id != batch_id_of_manifest_key(newest):
-        raise MalformedObjectError(f"s3://{bucket}/{newest} names batch {state.batch_id!r}")
+    manifest = IngestManifest.from_json(read_json(s3, bucket, newest), newest)
+    state = IngestState(manifest.batch_id, dict(manifest.watermarks), manifest.snapshot)
     logger.info(
         "watermarks taken from a manifest newer than the cache",
         extra={"manifest_key": newest, "cached_batch_id": cached.batch_id},
@@ -81,12 +83,12 @@ def read_watermarks(s3: S3Client, bucket: str) -> IngestState:
 
 def write_watermarks(s3: S3Client, bucket: str, state: IngestState) -> None:
     """Write the cache; call only after the batch's manifest exists."""
-    write_json(s3, bucket, STATE_KEY, state.to_json())
+    write_json(s3, bucket, INGEST_STATE_KEY, state.to_json())
 
 
 def _read_cache(s3: S3Client, bucket: str) -> IngestState:
     try:
-        return _state_from(read_json(s3, bucket, STATE_KEY), f"s3://{bucket}/{STATE_KEY}")
+        return _state_from(read_json(s3, bucket, INGEST_STATE_KEY), f"s3://{bucket}/{INGEST_STATE_KEY}")
     except ObjectNotFoundError:
         return IngestState()
     except MalformedObjectError as exc:

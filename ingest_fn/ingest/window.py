@@ -7,34 +7,23 @@ pattern and parsed again before it is quoted.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from dataclasses import dataclass
 
-TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
-_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$")
+from pipeline_common.contracts.batch import (
+    TIMESTAMP_FORMAT,
+    TimestampFormatError,
+    format_timestamp,
+    parse_timestamp,
+)
 
-
-class TimestampFormatError(ValueError):
-    """A watermark is not of the form `YYYY-MM-DD HH:MM:SS.ffffff`."""
-
-
-def format_timestamp(value: dt.datetime) -> str:
-    """A UTC wall-clock timestamp as watermarks and manifests hold it (always 6 digits)."""
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value.strftime(TIMESTAMP_FORMAT)
-
-
-def parse_timestamp(text: str) -> dt.datetime:
-    """Strictly parse a watermark; anything but the exact format raises."""
-    if not isinstance(text, str) or not _TIMESTAMP.match(text):
-        raise TimestampFormatError(f"not a watermark timestamp: {text!r}")
-    try:
-        return dt.datetime.strptime(text, TIMESTAMP_FORMAT)
-    except ValueError as exc:
-        raise TimestampFormatError(f"not a valid timestamp: {text!r}") from exc
-
+__all__ = [
+    "TIMESTAMP_FORMAT",
+    "TimestampFormatError",
+    "Window",
+    "format_timestamp",
+    "parse_timestamp",
+    "timestamp_literal",
+]
 
 def timestamp_literal(text: str) -> str:
     """`'YYYY-MM-DD HH:MM:SS.ffffff'::timestamp`, only for a text that parses strictly."""
@@ -72,7 +61,3 @@ class Window:
         if or_before_lo is None:
             return f"{lower} AND {upper}"
         return f"{upper} AND ({lower} OR ({or_before_lo}))"
-
-    def to_manifest(self) -> dict[str, str | None]:
-        """The window as the manifest records it."""
-        return {"lo": self.lo, "hi": self.hi}

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
+from pipeline_common.contracts.manifests import ManifestError as ManifestError
 from pipeline_common.errors import TerminalError, TransientError
-
-
-class ManifestError(TerminalError):
-    """A processed manifest is not of the shape docs/contracts.md section 2 defines."""
 
 
 class LakeSchemaError(TerminalError):

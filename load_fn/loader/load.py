@@ -19,7 +19,7 @@ from aws_lambda_powertools import Logger
 from pg8000.exceptions import DatabaseError, InterfaceError
 
 from loader.exceptions import BatchOrderError
-from loader.manifest import ProcessedManifest, read_manifest
+from loader.manifest import BatchPlan, read_manifest
 from loader.migrations import apply_migrations
 from loader.pending import list_pending_manifests
 from loader.read import LakeReader
@@ -178,7 +178,7 @@ def load_batch(conn: Connection, s3: S3Client, bucket: str, key: str) -> BatchRe
 
 
 def _load_tables(
-    conn: Connection, s3: S3Client, bucket: str, manifest: ProcessedManifest, result: BatchResult
+    conn: Connection, s3: S3Client, bucket: str, manifest: BatchPlan, result: BatchResult
 ) -> None:
     """Write every table in load order (dim_date, the other dimensions, then facts)."""
     timing = Timing()

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from loader.manifest import MANIFEST_PREFIX, batch_id_of, manifest_key
+from pipeline_common.contracts.keys import MANIFEST_PREFIX, batch_id_of_manifest_key, manifest_key
 from pipeline_common.s3objects import list_keys
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def list_pending_manifests(s3: S3Client, bucket: str, after_batch_id: str | None
     start_after = manifest_key(after_batch_id) if after_batch_id else ""
     pending = []
     for key in list_keys(s3, bucket, MANIFEST_PREFIX, start_after=start_after):
-        batch_id = batch_id_of(key)
+        batch_id = batch_id_of_manifest_key(key)
         if batch_id is None:
             logger.warning("ignoring a key that is not a batch manifest", extra={"key": key})
             continue

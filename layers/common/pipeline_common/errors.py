@@ -40,3 +40,8 @@ class ConcurrentRunError(TransientError):
 class TlsError(TerminalError):
     """A server's TLS falls short of the connection's sslmode (declined, or a certificate
     that fails verification), or it asked for a password over an unverified channel."""
+
+
+class UnsafeIdentifierError(TerminalError, ValueError):
+    """A name outside the SQL identifier allow-list (lower-case, at most 63 characters) was
+    about to be spliced into SQL; the ValueError base is what callers caught before."""

@@ -10,7 +10,8 @@ from typing import Any
 
 import pg8000.native
 
-from ingest.layout import MANIFEST_PREFIX, STATE_KEY
+from pipeline_common.contracts.keys import INGEST_STATE_KEY as STATE_KEY
+from pipeline_common.contracts.keys import MANIFEST_PREFIX
 
 Row = list[str | None]
 

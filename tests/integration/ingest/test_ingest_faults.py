@@ -11,7 +11,8 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from ingest.exceptions import ClockError, SourceSchemaError, UploadError
-from ingest.layout import STATE_KEY, batch_id_for
+from pipeline_common.contracts.batch import batch_id_for
+from pipeline_common.contracts.keys import INGEST_STATE_KEY as STATE_KEY
 from ingest.settings import TOTESYS_TABLES
 from local.services import free_port
 from pipeline_common.errors import (

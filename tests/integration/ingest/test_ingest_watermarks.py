@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.layout import STATE_KEY
+from pipeline_common.contracts.keys import INGEST_STATE_KEY as STATE_KEY
 from ingest.watermarks import IngestState, read_watermarks, write_watermarks
 from pipeline_common.s3objects import MalformedObjectError, write_json
 

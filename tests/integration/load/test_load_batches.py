@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from loader.load import load_batch, run
-from loader.manifest import manifest_key
+from pipeline_common.contracts.keys import manifest_key
 from pipeline_common.errors import TerminalError
 from tests.integration.load.load_lake import (
     BATCH_1,

@@ -50,7 +50,7 @@ def test_a_snapshot_ahead_of_the_database_is_refused() -> None:
 
 def test_the_snapshot_round_trips_through_the_manifest() -> None:
     snapshot = Snapshot(7, 12, (7, 9), (8, 11))
-    assert snapshot_from_manifest(snapshot.to_manifest()) == snapshot
+    assert snapshot_from_manifest(snapshot.to_json()) == snapshot
     assert snapshot_from_manifest(None) is None
 
 

@@ -1,4 +1,4 @@
-"""Keys in the ingest bucket follow docs/contracts.md section 1, and batch ids sort by time."""
+"""Keys of both buckets follow docs/contracts.md sections 1-2, and batch ids sort by time."""
 
 from __future__ import annotations
 
@@ -6,12 +6,16 @@ import datetime as dt
 
 import pytest
 
-from ingest.layout import (
+from pipeline_common.contracts.batch import (
     BatchIdError,
     batch_id_for,
+    batch_time,
+    check_batch_id,
+)
+from pipeline_common.contracts.keys import (
     batch_id_of_manifest_key,
+    ingest_part_key,
     manifest_key,
-    part_key,
 )
 
 
@@ -33,10 +37,10 @@ def test_batch_ids_and_manifest_keys_sort_by_time() -> None:
 
 
 def test_keys() -> None:
-    assert part_key("sales_order", "20241115T144100123456Z", 0) == (
+    assert ingest_part_key("sales_order", "20241115T144100123456Z", 0) == (
         "sales_order/batch=20241115T144100123456Z/part-00000.csv.gz"
     )
-    assert part_key("payment", "20241115T144100123456Z", 12) == (
+    assert ingest_part_key("payment", "20241115T144100123456Z", 12) == (
         "payment/batch=20241115T144100123456Z/part-00012.csv.gz"
     )
     assert manifest_key("20241115T144100123456Z") == "_manifests/20241115T144100123456Z.json"
@@ -54,4 +58,15 @@ def test_a_bad_batch_id_never_becomes_a_key() -> None:
     with pytest.raises(BatchIdError):
         manifest_key("../20241115T144100123456Z")
     with pytest.raises(BatchIdError):
-        part_key("staff", "2024-11-15", 0)
+        ingest_part_key("staff", "2024-11-15", 0)
+
+
+def test_a_batch_id_names_its_utc_time_and_nothing_else_passes() -> None:
+    assert batch_time("20241115T144100123456Z") == dt.datetime(
+        2024, 11, 15, 14, 41, 0, 123456, tzinfo=dt.UTC
+    )
+    for text in ("20241115T144100123456", "20241115T144100123456Z\n", "x20241115T144100123456Z"):
+        with pytest.raises(BatchIdError, match="not a batch id"):
+            check_batch_id(text)
+    with pytest.raises(BatchIdError, match="not a batch id: 20241115"):
+        check_batch_id(20241115)
