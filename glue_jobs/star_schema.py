@@ -11,6 +11,7 @@ Contracts: docs/contracts.md sections 1 (what it reads), 2 and 3 (what it writes
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import math
@@ -18,7 +19,7 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -1238,39 +1239,396 @@ class JobArgs:
         return f"s3://{self.processed_bucket}"
 
 
-def latest_processed_manifest(processed: Location) -> dict[str, Any] | None:
-    """The newest processed manifest: the job's progress marker (None before the first)."""
-    ids = [m.group(1) for k in processed.list_keys(MANIFESTS) if (m := MANIFEST_KEY.match(k))]
-    if not ids:
+# -- the manifests, typed -------------------------------------------------------------
+
+
+def _manifest_error(key: str, field_name: str, problem: str) -> ManifestError:
+    return ManifestError(f"{key}: {field_name} {problem}")
+
+
+def _batch_id_of(key: str) -> str:
+    match = MANIFEST_KEY.match(key)
+    if not match:
+        raise ManifestError(f"{key}: not a manifest key {MANIFEST_PREFIX}<batch id>.json")
+    return match.group(1)
+
+
+def manifest_key(batch_id: str) -> str:
+    """`_manifests/<batch_id>.json` (either bucket)."""
+    return f"{MANIFEST_PREFIX}{batch_id}.json"
+
+
+def _check_header(key: str, data: Mapping[str, Any], kind: str) -> str:
+    """The kind, format version and batch id every manifest starts with; the batch id."""
+    if data.get("kind") != kind:
+        raise _manifest_error(key, "kind", f"is {data.get('kind')!r}, not {kind!r}")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise _manifest_error(
+            key, "format_version", f"is {data.get('format_version')!r}, not {FORMAT_VERSION}"
+        )
+    batch_id = _batch_id_of(key)
+    if data.get("batch_id") != batch_id:
+        raise _manifest_error(
+            key, "batch_id", f"is {data.get('batch_id')!r}, not {batch_id!r} (its key's)"
+        )
+    return batch_id
+
+
+def _int(key: str, field_name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _manifest_error(key, field_name, f"is {value!r}, not a count")
+    return value
+
+
+def _text(key: str, field_name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _manifest_error(key, field_name, f"is {value!r}, not a string")
+    return value
+
+
+def _object(key: str, field_name: str, value: Any, default: Any = None) -> Mapping[str, Any]:
+    if value is None and default is not None:
+        return default  # type: ignore[no-any-return]
+    if not isinstance(value, Mapping):
+        raise _manifest_error(key, field_name, f"is {value!r}, not an object")
+    return value
+
+
+def _list(key: str, field_name: str, value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise _manifest_error(key, field_name, f"is {value!r}, not a list")
+    return value
+
+
+@dataclass(frozen=True)
+class IngestPart:
+    """One landed CSV part: its key in the ingest bucket and its rows."""
+
+    key: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class IngestTable:
+    """A table's entry in an ingest manifest: its columns (the CSV header's) and parts."""
+
+    columns: tuple[Mapping[str, Any], ...]
+    parts: tuple[IngestPart, ...]
+
+    @property
+    def rows(self) -> int:
+        """Rows the parts hold, as the manifest counts them (sizes files before a count)."""
+        return sum(part.rows for part in self.parts)
+
+
+@dataclass(frozen=True)
+class IngestBatch:
+    """An ingest manifest the job reads (docs/contracts.md section 1): only tables with parts."""
+
+    batch_id: str
+    tables: Mapping[str, IngestTable]
+
+    @classmethod
+    def from_json(
+        cls, key: str, data: Mapping[str, Any] | None, now: datetime | None = None
+    ) -> IngestBatch:
+        """Parse and check one, before anything is read or written (check_ingest_manifest)."""
+        if data is None:
+            raise ManifestError(f"{key}: no such manifest")
+        batch_id = _check_header(key, data, "ingest")
+        check_ingest_manifest(data, now)
+        tables: dict[str, IngestTable] = {}
+        for table, entry in _object(key, "tables", data.get("tables"), {}).items():
+            where = f"tables.{table}"
+            entry = _object(key, where, entry)
+            parts = _list(key, f"{where}.parts", entry.get("parts") or [])
+            if not parts:
+                continue
+            columns = _list(key, f"{where}.columns", entry.get("columns"))
+            for n, column in enumerate(columns):
+                _text(key, f"{where}.columns[{n}].name", _object(key, where, column).get("name"))
+            tables[table] = IngestTable(
+                tuple(columns),
+                tuple(
+                    IngestPart(
+                        str(part["key"]),
+                        _int(key, f"{where}.parts[{n}].rows", part.get("rows") or 0),
+                    )
+                    for n, part in enumerate(parts)
+                ),
+            )
+        return cls(batch_id, tables)
+
+
+@dataclass(frozen=True)
+class PassManifest:
+    """A processed manifest (docs/contracts.md section 2): the job's commit and its state.
+
+    Immutable: a pass reads the previous one, and derives the next from it and what it wrote
+    (`following`), so no dictionary is shared and filled in by the pass's threads.
+    """
+
+    batch_id: str
+    ingest_batches: tuple[str, ...]
+    created_at: str
+    state: Mapping[str, str]
+    state_rows: Mapping[str, int]
+    snapshots: Mapping[str, str]
+    date_range: Mapping[str, str] | None
+    tables: Mapping[str, Mapping[str, Any]]
+    quarantine: Mapping[str, Mapping[str, Any]]
+    warnings: Mapping[str, Mapping[str, int]]
+
+    @property
+    def key(self) -> str:
+        """Where it is committed: `_manifests/<batch_id>.json`."""
+        return manifest_key(self.batch_id)
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest document, its fields and its tables in the contract's order."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "kind": "processed",
+            "batch_id": self.batch_id,
+            "ingest_batches": list(self.ingest_batches),
+            "created_at": self.created_at,
+            "state": dict(self.state),
+            "state_rows": dict(self.state_rows),
+            "snapshots": dict(self.snapshots),
+            "date_range": dict(self.date_range) if self.date_range is not None else None,
+            "tables": _ordered(copy.deepcopy(dict(self.tables)), STAR_TABLE_ORDER),
+            "quarantine": _ordered(copy.deepcopy(dict(self.quarantine)), SOURCE_TABLES),
+            "warnings": copy.deepcopy(dict(self.warnings)),
+        }
+
+    @classmethod
+    def from_json(cls, key: str, data: Mapping[str, Any] | None) -> PassManifest:
+        """Parse one; a field that breaks the contract is a ManifestError naming key and field.
+
+        `state`, `state_rows`, `snapshots`, `quarantine` and `warnings` may be absent (empty).
+        """
+        if data is None:
+            raise ManifestError(f"{key}: no such manifest")
+        batch_id = _check_header(key, data, "processed")
+        ingest_batches = _list(key, "ingest_batches", data.get("ingest_batches"))
+        for n, ingest_batch in enumerate(ingest_batches):
+            if not isinstance(ingest_batch, str) or not BATCH_ID.match(ingest_batch):
+                raise _manifest_error(
+                    key, f"ingest_batches[{n}]", f"is {ingest_batch!r}, not a batch id"
+                )
+        if not ingest_batches or ingest_batches[-1] != batch_id:
+            raise _manifest_error(
+                key, "ingest_batches", f"is {ingest_batches!r}: its last is not {batch_id!r}"
+            )
+        state = _object(key, "state", data.get("state"), {})
+        state_rows = _object(key, "state_rows", data.get("state_rows"), {})
+        snapshots = _object(key, "snapshots", data.get("snapshots"), {})
+        date_range = data.get("date_range")
+        if date_range is not None:
+            date_range = _object(key, "date_range", date_range)
+            for bound in ("min", "max"):
+                try:
+                    date.fromisoformat(_text(key, f"date_range.{bound}", date_range.get(bound)))
+                except ValueError:
+                    raise _manifest_error(
+                        key, f"date_range.{bound}", f"is {date_range.get(bound)!r}, not a date"
+                    ) from None
+        tables = _object(key, "tables", data.get("tables"))
+        for name, entry in tables.items():
+            _check_table_entry(key, name, entry)
+        quarantine = _object(key, "quarantine", data.get("quarantine"), {})
+        for name, entry in quarantine.items():
+            where = f"quarantine.{name}"
+            entry = _object(key, where, entry)
+            _int(key, f"{where}.rows", entry.get("rows"))
+            _text(key, f"{where}.prefix", entry.get("prefix"))
+            _object(key, f"{where}.reasons", entry.get("reasons"))
+        warnings = _object(key, "warnings", data.get("warnings"), {})
+        return cls(
+            batch_id=batch_id,
+            ingest_batches=tuple(ingest_batches),
+            created_at=_text(key, "created_at", data.get("created_at")),
+            state={t: _text(key, f"state.{t}", p) for t, p in state.items()},
+            state_rows={t: _int(key, f"state_rows.{t}", n) for t, n in state_rows.items()},
+            snapshots={d: _text(key, f"snapshots.{d}", p) for d, p in snapshots.items()},
+            date_range=dict(date_range) if date_range is not None else None,
+            tables=copy.deepcopy(dict(tables)),
+            quarantine=copy.deepcopy(dict(quarantine)),
+            warnings={w: dict(_object(key, f"warnings.{w}", c)) for w, c in warnings.items()},
+        )
+
+    @classmethod
+    def following(
+        cls,
+        previous: PassManifest | None,
+        batches: Sequence[IngestBatch],
+        written: PassWrites,
+        created_at: str,
+    ) -> PassManifest:
+        """The next pass's manifest: what it wrote, over the state pointers, snapshots and
+        date range it carries forward from the previous one (docs/contracts.md section 2)."""
+        return cls(
+            batch_id=batches[-1].batch_id,
+            ingest_batches=tuple(b.batch_id for b in batches),
+            created_at=created_at,
+            state={**(previous.state if previous else {}), **written.state},
+            state_rows={**(previous.state_rows if previous else {}), **written.state_rows},
+            snapshots={**(previous.snapshots if previous else {}), **written.snapshots},
+            date_range=written.date_range or (previous.date_range if previous else None),
+            tables=dict(written.tables),
+            quarantine=dict(written.quarantine),
+            warnings=dict(written.warnings),
+        )
+
+
+def _check_table_entry(key: str, name: str, entry: Any) -> None:
+    where = f"tables.{name}"
+    entry = _object(key, where, entry)
+    kind = entry.get("kind")
+    if kind not in ("dimension", "fact"):
+        raise _manifest_error(key, f"{where}.kind", f"is {kind!r}, not 'dimension' or 'fact'")
+    _text(key, f"{where}.location", entry.get("location"))
+    _int(key, f"{where}.rows", entry.get("rows"))
+    objects = _list(key, f"{where}.objects", entry.get("objects"))
+    if kind == "dimension":
+        for n, item in enumerate(objects):
+            _text(key, f"{where}.objects[{n}]", item)
+        _int(key, f"{where}.changed_rows", entry.get("changed_rows"))
+        for n, item in enumerate(
+            _list(key, f"{where}.changed_objects", entry.get("changed_objects"))
+        ):
+            _text(key, f"{where}.changed_objects[{n}]", item)
+        return
+    for n, item in enumerate(objects):
+        item = _object(key, f"{where}.objects[{n}]", item)
+        _text(key, f"{where}.objects[{n}].key", item.get("key"))
+        _int(key, f"{where}.objects[{n}].rows", item.get("rows"))
+
+
+@dataclass(frozen=True)
+class PassWrites:
+    """What one pass wrote: the fields of its manifest that are not carried forward as they
+    were (`date_range` None: unchanged)."""
+
+    state: Mapping[str, str]
+    state_rows: Mapping[str, int]
+    snapshots: Mapping[str, str]
+    date_range: Mapping[str, str] | None
+    tables: Mapping[str, Mapping[str, Any]]
+    quarantine: Mapping[str, Mapping[str, Any]]
+    warnings: Mapping[str, Mapping[str, int]]
+
+
+# -- the progress marker ---------------------------------------------------------------
+
+
+def write_latest_pointer(processed: Location, manifest: PassManifest) -> None:
+    """Point LATEST_KEY at a committed manifest (after it: a hint, never the commit)."""
+    processed.write_json(LATEST_KEY, {"batch_id": manifest.batch_id, "key": manifest.key})
+
+
+def read_latest_pointer(processed: Location) -> str | None:
+    """The manifest key LATEST_KEY names; None if it is absent or malformed."""
+    try:
+        pointer = processed.read_json(LATEST_KEY)
+    except ManifestError as exc:  # not JSON: the full listing still finds the newest
+        _log("ignoring a malformed latest pointer", logging.WARNING, error=str(exc))
         return None
-    check_not_ahead("processed", max(ids))  # else every later batch would look done
-    manifest = processed.read_json(f"{MANIFESTS}{max(ids)}.json")
-    if not manifest or manifest.get("kind") != "processed":
-        raise ManifestError(f"{MANIFESTS}{max(ids)}.json is not a processed manifest")
-    return manifest
+    if pointer is None:
+        return None
+    batch_id = pointer.get("batch_id")
+    if not (isinstance(batch_id, str) and BATCH_ID.match(batch_id)) or (
+        pointer.get("key") != manifest_key(batch_id)
+    ):
+        _log("ignoring a malformed latest pointer", logging.WARNING, pointer=pointer)
+        return None
+    return manifest_key(batch_id)
 
 
-def list_pending_batches(ingest: Location, after: str) -> list[dict[str, Any]]:
-    """Ingest manifests with batch_id > `after`, oldest first."""
-    start = f"{MANIFESTS}{after}.json" if after else ""
+def _newest_manifest(keys: Iterable[str]) -> str | None:
+    ids = [m.group(1) for k in keys if (m := MANIFEST_KEY.match(k))]
+    return max(ids) if ids else None
+
+
+def _read_processed(processed: Location, batch_id: str) -> PassManifest:
+    check_not_ahead("processed", batch_id)  # else every later batch would look done
+    key = manifest_key(batch_id)
+    return PassManifest.from_json(key, processed.read_json(key))
+
+
+def latest_processed_manifest(processed: Location) -> PassManifest | None:
+    """The newest processed manifest: the job's progress marker (None before the first).
+
+    Listed from LATEST_KEY on (ListObjectsV2 StartAfter), so the cost does not grow with the
+    history. The pointer is written after the manifest, so a manifest after it (a pass that
+    died between the two) wins; an absent, malformed or dangling pointer (its manifest
+    removed) means a full listing.
+    """
+    pointer = read_latest_pointer(processed)
+    if pointer is not None:
+        newer = _newest_manifest(processed.list_keys(MANIFEST_PREFIX, start_after=pointer))
+        if newer is not None:
+            return _read_processed(processed, newer)
+        batch_id = _batch_id_of(pointer)
+        check_not_ahead("processed", batch_id)
+        data = processed.read_json(pointer)
+        if data is not None:
+            return PassManifest.from_json(pointer, data)
+        _log("the latest pointer names no manifest: listing them all", logging.WARNING)
+    newest = _newest_manifest(processed.list_keys(MANIFEST_PREFIX))
+    return _read_processed(processed, newest) if newest is not None else None
+
+
+def list_pending_batches(ingest: Location, after: str) -> list[IngestBatch]:
+    """Ingest manifests with batch_id > `after`, oldest first, each checked."""
+    start = manifest_key(after) if after else ""
     ids = [
         m.group(1)
-        for k in ingest.list_keys(MANIFESTS, start_after=start)
+        for k in ingest.list_keys(MANIFEST_PREFIX, start_after=start)
         if (m := MANIFEST_KEY.match(k)) and m.group(1) > after
     ]
-    manifests = []
-    for batch_id in sorted(ids):
-        manifest = ingest.read_json(f"{MANIFESTS}{batch_id}.json")
-        if (
-            not manifest
-            or manifest.get("kind") != "ingest"
-            or manifest.get("batch_id") != batch_id
-            or manifest.get("format_version") != FORMAT_VERSION
-        ):
-            raise ManifestError(f"{MANIFESTS}{batch_id}.json is not a version-1 ingest manifest")
-        check_ingest_manifest(manifest)
-        manifests.append(manifest)
-    return manifests
+    return [
+        IngestBatch.from_json(manifest_key(b), ingest.read_json(manifest_key(b)))
+        for b in sorted(ids)
+    ]
+
+
+def plan_batches(processed: Location, ingest: Location, after: str) -> list[IngestBatch]:
+    """The pending ingest batches for this pass (after the processed batch `after`), oldest
+    first.
+
+    Normally every ingest manifest newer than the last processed batch. If a pass died
+    before its commit, it recorded its batches in INFLIGHT_KEY: redo exactly those, so the
+    re-run writes the same keys (batch id) and leaves no orphan objects behind.
+    """
+    pending = list_pending_batches(ingest, after)
+    inflight = processed.read_json(INFLIGHT_KEY)
+    if inflight and str(inflight.get("batch_id", "")) > after:
+        planned = list(inflight.get("ingest_batches") or [])
+        if planned and [b.batch_id for b in pending[: len(planned)]] == planned:
+            return pending[: len(planned)]
+        _log("ignoring an in-flight record that no longer matches", logging.WARNING)
+    return pending
+
+
+def check_fact_columns(batches: Sequence[IngestBatch]) -> None:
+    """Refuse, before anything is written, a batch whose fact source lacks a needed column.
+
+    A column dropped at the source cannot be made up: a clear error beats a Spark one.
+    """
+    for batch in batches:
+        for table, needed in FACT_REQUIRED_COLUMNS.items():
+            entry = batch.tables.get(table)
+            if entry is None:
+                continue
+            have = {str(c.get("name")) for c in entry.columns}
+            missing = [name for name in needed if name not in have]
+            if missing:
+                raise ManifestError(
+                    f"ingest batch {batch.batch_id}: {table} lacks "
+                    f"{', '.join(missing)}, which its fact table needs "
+                    "(a column dropped at the source?)"
+                )
 
 
 # Ingest names a batch by the source's now(): a batch id further after this job's clock
@@ -1308,8 +1666,11 @@ def check_ingest_manifest(manifest: Mapping[str, Any], now: datetime | None = No
                 )
 
 
-def read_csv_parts(spark: SparkSession, paths: list[str], schema: T.StructType) -> DataFrame:
-    """CSV parts as Postgres COPY writes them, all text, plus the `_batch_id` of each row.
+def read_csv_parts(
+    spark: SparkSession, paths: list[str], schema: T.StructType, batch_id: str
+) -> DataFrame:
+    """One ingest batch's CSV parts of a table as Postgres COPY writes them, all text, plus
+    the `_batch_id` its manifest names (not one parsed from the object path).
 
     NULL (unquoted empty) stays NULL; "" arrives as EMPTY_STRING_SENTINEL (see above).
     """
@@ -1326,9 +1687,34 @@ def read_csv_parts(spark: SparkSession, paths: list[str], schema: T.StructType) 
         .schema(schema)
         .csv(paths)
     )
-    return frame.withColumn(
-        "_batch_id", F.regexp_extract(F.col("_metadata.file_path"), r"/batch=([^/]+)/", 1)
-    )
+    return frame.withColumn("_batch_id", F.lit(batch_id))
+
+
+def read_source_rows(
+    spark: SparkSession, ingest: Location, batches: Sequence[IngestBatch], table: str
+) -> DataFrame | None:
+    """A table's rows in the batches, validated: one scan per batch (its own columns and its
+    id), unioned; None if no batch landed any."""
+    frames = [
+        validate_rows(
+            read_csv_parts(
+                spark,
+                [ingest.uri(part.key) for part in entry.parts],
+                raw_schema(list(entry.columns)),
+                batch.batch_id,
+            ),
+            list(entry.columns),
+            table,
+        )
+        for batch in batches
+        if (entry := batch.tables.get(table)) is not None
+    ]
+    if not frames:
+        return None
+    validated = frames[0]
+    for frame in frames[1:]:
+        validated = validated.unionByName(frame, allowMissingColumns=True)
+    return validated
 
 
 def files_for(rows: int) -> int:
@@ -1385,41 +1771,63 @@ class SourceRows:
     landed: int  # rows the ingest manifests list (sizes files before anything is counted)
 
 
+@dataclass(frozen=True)
+class Settled:
+    """A source after the write that read it: its valid rows, its quarantine entry if any."""
+
+    table: str
+    valid_rows: int
+    quarantine: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class StateWrite:
+    """A source table's new state: its prefix and rows."""
+
+    table: str
+    pointer: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class TableWrite:
+    """A star table a pass wrote: its manifest entry (and a dimension's warnings)."""
+
+    name: str
+    entry: Mapping[str, Any]
+    warnings: Mapping[str, int] | None = None
+    date_bounds: tuple[date, date] | None = None  # a fact's, over every date column
+
+
 @dataclass
-class StarSchemaPass:
-    """One pass over the pending ingest batches; the manifest it writes is the commit."""
+class FrameCache:
+    """Frames a pass uses more than once, cached until it ends."""
+
+    frames: list[DataFrame] = field(default_factory=list)
+
+    def persist(self, frame: DataFrame) -> DataFrame:
+        frame = frame.persist()
+        self.frames.append(frame)
+        return frame
+
+    def release(self) -> None:
+        for frame in self.frames:
+            frame.unpersist()
+        self.frames.clear()
+
+
+# -- reading and validation -----------------------------------------------------------
+
+
+@dataclass
+class SourceReader:
+    """The pending batches' source rows, validated; rejects quarantined under the pass's id."""
 
     spark: SparkSession
-    args: JobArgs
-    processed: Location
     ingest: Location
-    glue: Any
-    batches: list[dict[str, Any]]
-    previous: dict[str, Any] | None
-    batch_id: str = ""
-    manifest: dict[str, Any] = field(default_factory=dict)
-    _persisted: list[DataFrame] = field(default_factory=list)
-    _states: dict[str, DataFrame] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.batch_id = self.batches[-1]["batch_id"]
-        previous = self.previous or {}
-        self.manifest = {
-            "format_version": FORMAT_VERSION,
-            "kind": "processed",
-            "batch_id": self.batch_id,
-            "ingest_batches": [b["batch_id"] for b in self.batches],
-            "created_at": "",
-            "state": dict(previous.get("state") or {}),
-            "state_rows": dict(previous.get("state_rows") or {}),
-            "snapshots": dict(previous.get("snapshots") or {}),
-            "date_range": previous.get("date_range"),
-            "tables": {},
-            "quarantine": {},
-            "warnings": {},
-        }
-
-    # -- reading and validation ---------------------------------------------------------
+    processed: Location
+    batches: Sequence[IngestBatch]
+    batch_id: str
 
     def read_source(self, table: str) -> SourceRows | None:
         """The table's rows in the pending batches, validated; None if no batch landed any.
@@ -1427,36 +1835,19 @@ class StarSchemaPass:
         Lazy: the one write that reads them also counts them (and their rejects), so the CSV
         is parsed once; settle() then quarantines the rejects, the rare second read.
         """
-        groups: dict[str, tuple[list[Mapping[str, Any]], list[str]]] = {}
-        landed = 0
-        for batch in self.batches:
-            entry = (batch.get("tables") or {}).get(table)
-            if not entry or not entry.get("parts"):
-                continue
-            columns = list(entry["columns"])
-            signature = json.dumps([[c["name"], c.get("data_type")] for c in columns])
-            paths = groups.setdefault(signature, (columns, []))[1]
-            paths.extend(self.ingest.uri(part["key"]) for part in entry["parts"])
-            landed += sum(int(part.get("rows") or 0) for part in entry["parts"])
-        frames = [
-            validate_rows(
-                read_csv_parts(self.spark, paths, raw_schema(list(columns))), list(columns), table
-            )
-            for columns, paths in groups.values()
-        ]
-        if not frames:
+        validated = read_source_rows(self.spark, self.ingest, self.batches, table)
+        if validated is None:
             return None
-        validated = frames[0]
-        for frame in frames[1:]:
-            validated = validated.unionByName(frame, allowMissingColumns=True)
+        landed = sum(entry.rows for b in self.batches if (entry := b.tables.get(table)))
         counted, counts = observed(
             validated, rows=F.count(F.lit(1)), rejected=F.count(F.col("_reason"))
         )
         return SourceRows(table, validated, valid_rows(counted), counts, landed)
 
-    def settle(self, source: SourceRows) -> int:
+    def settle(self, source: SourceRows) -> Settled:
         """After the write that read a source: quarantine its rejects; its valid rows."""
         rows, rejected = int(source.counts.get["rows"]), int(source.counts.get["rejected"])
+        entry = None
         if rejected:
             reasons = {
                 r["_reason"]: int(r["count"])
@@ -1465,16 +1856,13 @@ class StarSchemaPass:
                 .count()
                 .collect()  # metadata: one row per reason
             }
-            self.write_quarantine(source.table, source.validated, reasons)
-        return rows - rejected
+            entry = self.write_quarantine(source.table, source.validated, reasons)
+        return Settled(source.table, rows - rejected, entry)
 
-    def _persist(self, frame: DataFrame) -> DataFrame:
-        """Cache a frame the pass uses more than once; execute() unpersists it."""
-        frame = frame.persist()
-        self._persisted.append(frame)
-        return frame
-
-    def write_quarantine(self, table: str, validated: DataFrame, reasons: dict[str, int]) -> None:
+    def write_quarantine(
+        self, table: str, validated: DataFrame, reasons: dict[str, int]
+    ) -> dict[str, Any]:
+        """The rejected rows as JSON lines; their quarantine entry."""
         prefix = f"_quarantine/{self.batch_id}/{table}/"
         rows = sum(reasons.values())
         (
@@ -1484,56 +1872,87 @@ class StarSchemaPass:
             .option("ignoreNullFields", "false")
             .json(self.processed.uri(prefix))
         )
-        self.manifest["quarantine"][table] = {
-            "rows": rows,
-            "prefix": prefix,
-            "reasons": dict(sorted(reasons.items())),
-        }
         _log("rows quarantined", logging.WARNING, table=table, rows=rows, reasons=reasons)
+        return {"rows": rows, "prefix": prefix, "reasons": dict(sorted(reasons.items()))}
 
-    # -- dimension state ----------------------------------------------------------------
+
+# -- dimension source state -----------------------------------------------------------
+
+
+@dataclass
+class StateStore:
+    """The current state of the dimension source tables: the previous manifest's, merged
+    with this pass's valid rows into new `_state/` prefixes."""
+
+    spark: SparkSession
+    processed: Location
+    batch_id: str
+    previous: PassManifest | None
+    cache: FrameCache
+    _merged: dict[str, DataFrame] = field(default_factory=dict)
+
+    def rows(self, table: str) -> int:
+        """The previous state's rows of a table (0 before its first)."""
+        return int(self.previous.state_rows.get(table, 0)) if self.previous else 0
 
     def read_state(self, table: str) -> DataFrame | None:
-        pointer = self.manifest["state"].get(table)
+        """The previous manifest's state of a table; None before its first."""
+        pointer = self.previous.state.get(table) if self.previous else None
         return self.spark.read.parquet(self.processed.uri(pointer)) if pointer else None
 
-    def write_state(self, source: SourceRows) -> bool:
-        """Merge the valid rows into the table's state as a new state prefix; False if none.
+    def write_state(self, source: SourceRows) -> StateWrite:
+        """Merge the valid rows into the table's state as a new state prefix.
 
         The count comes with the write, so a batch whose rows were all rejected still writes
         the (unchanged) state; its dimensions are then left as they were. Nothing is deleted:
         the job's role may delete only under `_tmp/` (template.yaml, DeleteScratchOnly).
         """
         table, key = source.table, f"{source.table}_id"
-        previous_rows = int(self.manifest["state_rows"].get(table, 0))
-        merged = self._persist(merge_state(self.read_state(table), source.valid, key))
+        merged = self.cache.persist(merge_state(self.read_state(table), source.valid, key))
         pointer = f"_state/{table}/batch={self.batch_id}/"
         frame, observation = observed(merged, rows=F.count(F.lit(1)))
-        files = files_for(previous_rows + source.landed)
+        files = files_for(self.rows(table) + source.landed)
         write_parquet(frame, self.processed.uri(pointer), files, key)
-        self.manifest["state"][table] = pointer
-        self.manifest["state_rows"][table] = int(observation.get["rows"])
-        self._states[table] = merged  # the dimensions read the merged rows from the cache
-        return self.settle(source) > 0
+        self._merged[table] = merged  # the dimensions read the merged rows from the cache
+        return StateWrite(table, pointer, int(observation.get["rows"]))
 
     def state_frame(self, table: str) -> DataFrame:
         """A source table's current state: merged in this pass, else the last one written."""
-        if table in self._states:
-            return self._states[table]
+        if table in self._merged:
+            return self._merged[table]
         frame = self.read_state(table)
         if frame is None:
             return self.spark.createDataFrame([], EMPTY_SOURCE_SCHEMAS[table])
         return frame
 
-    # -- dimensions ---------------------------------------------------------------------
 
-    def write_dimension(self, dim: str, frame: DataFrame, source_rows: int) -> None:
+# -- dimensions -----------------------------------------------------------------------
+
+
+@dataclass
+class DimensionWriter:
+    """Dimension snapshots, their changed rows and catalog entries, and dim_date."""
+
+    spark: SparkSession
+    args: JobArgs
+    processed: Location
+    glue: Any
+    batch_id: str
+    previous: PassManifest | None
+    cache: FrameCache
+
+    def rebuild_dimension(self, dim: str, states: StateStore, state_rows: int) -> TableWrite:
+        """A dimension from the current state of its source tables."""
+        frames = {t: states.state_frame(t) for t in DIMENSION_SOURCES[dim]}
+        return self.write_dimension(dim, build_dimension(dim, frames), state_rows)
+
+    def write_dimension(self, dim: str, frame: DataFrame, source_rows: int) -> TableWrite:
         """A new snapshot, the rows changed against the previous one, the catalog entry."""
         snapshot = f"{dim}/snapshot={self.batch_id}/"
         schema = STAR_SCHEMAS[dim]
         key = schema.fields[0].name
         files = files_for(source_rows)
-        frame = self._persist(frame)  # written whole, then compared with the last snapshot
+        frame = self.cache.persist(frame)  # written whole, then compared with the last snapshot
         metrics: dict[str, Column] = {"rows": F.count(F.lit(1))}
         if dim == "dim_currency":
             metrics["unknown"] = F.count_if(
@@ -1541,7 +1960,7 @@ class StarSchemaPass:
             )
         whole, snapshot_metrics = observed(frame, **metrics)
         write_parquet(whole, self.processed.uri(snapshot), files, key)
-        previous_location = self.manifest["snapshots"].get(dim)
+        previous_location = self.previous.snapshots.get(dim) if self.previous else None
         previous = (
             # Every snapshot is written conform()ed to the fixed schema: no inference job.
             self.spark.read.schema(schema).parquet(self.processed.uri(previous_location))
@@ -1559,20 +1978,48 @@ class StarSchemaPass:
             "changed_rows": int(changed_metrics.get["rows"]),
             "changed_objects": _data_files(self.processed.list_keys(changes)),
         }
-        self.manifest["tables"][dim] = entry
-        self.manifest["snapshots"][dim] = snapshot
+        warnings = None
         unknown = int(snapshot_metrics.get.get("unknown") or 0)
         if unknown:
-            self.manifest["warnings"]["dim_currency"] = {"unknown_currency_code": unknown}
+            warnings = {"unknown_currency_code": unknown}
             _log("currency codes not in ISO 4217", logging.WARNING, rows=unknown)
         table = table_input(dim, catalog_columns(schema), f"{self.args.catalog_root}/{snapshot}")
         upsert_table(self.glue, self.args.database, table)
         _log("dimension written", table=dim, rows=entry["rows"], changed=entry["changed_rows"])
+        return TableWrite(dim, entry, warnings)
 
-    # -- facts --------------------------------------------------------------------------
+    def write_dim_date(self, low: date, high: date) -> tuple[TableWrite, dict[str, str]] | None:
+        """Rebuild dim_date over [low, high] if that range is wider than the last one; the
+        table and the new date range (None: the range did not grow)."""
+        previous = (self.previous.date_range if self.previous else None) or {}
+        if previous:
+            low = min(low, date.fromisoformat(previous["min"]))
+            high = max(high, date.fromisoformat(previous["max"]))
+            if dict(previous) == {"min": low.isoformat(), "max": high.isoformat()}:
+                return None
+        bounds = self.spark.createDataFrame(
+            [(low, high)], "min_date DATE, max_date DATE"
+        )  # two dates from the driver, not data
+        written = self.write_dimension("dim_date", build_dim_date(bounds), (high - low).days + 1)
+        return written, {"min": low.isoformat(), "max": high.isoformat()}
 
-    def write_fact(self, fact: str, frame: DataFrame) -> tuple[date, date] | None:
-        """New fact records under created_month=YYYY-MM/batch-<pid>-<nnnnn>; their date bounds.
+
+# -- facts ----------------------------------------------------------------------------
+
+
+@dataclass
+class FactWriter:
+    """New fact records at deterministic keys, their catalog partitions."""
+
+    spark: SparkSession
+    args: JobArgs
+    processed: Location
+    glue: Any
+    batch_id: str
+
+    def write_fact(self, fact: str, frame: DataFrame) -> TableWrite | None:
+        """New fact records under created_month=YYYY-MM/batch-<pid>-<nnnnn>, with their date
+        bounds; None if there are none.
 
         Spark writes to a temporary prefix (one file per month, rows in created_date, id and
         version order), then each file is moved to its deterministic key, so a re-run
@@ -1621,7 +2068,7 @@ class StarSchemaPass:
             partitions.append(([month_value], f"{self.args.catalog_root}/{directory}"))
         self.processed.move(moves)
         self.processed.delete_prefix(temp)
-        self.manifest["tables"][fact] = {
+        entry = {
             "kind": "fact",
             "location": f"{fact}/",
             "rows": sum(o["rows"] for o in objects),
@@ -1636,51 +2083,90 @@ class StarSchemaPass:
         )
         upsert_table(self.glue, self.args.database, table)
         add_partitions(self.glue, self.args.database, table, partitions)
-        _log("fact written", table=fact, rows=self.manifest["tables"][fact]["rows"])
+        _log("fact written", table=fact, rows=entry["rows"])
         low, high = metrics.get("min_date"), metrics.get("max_date")
-        if low is None or high is None:
-            return None
-        return date.fromisoformat(str(low)), date.fromisoformat(str(high))
+        dates = None
+        if low is not None and high is not None:
+            dates = date.fromisoformat(str(low)), date.fromisoformat(str(high))
+        return TableWrite(fact, entry, date_bounds=dates)
 
-    def write_dim_date(self, low: date, high: date) -> None:
-        """Rebuild dim_date over [low, high] if that range is wider than the last one."""
-        previous = self.manifest.get("date_range") or {}
-        if previous:
-            low = min(low, date.fromisoformat(previous["min"]))
-            high = max(high, date.fromisoformat(previous["max"]))
-            if previous == {"min": low.isoformat(), "max": high.isoformat()}:
-                return
-        bounds = self.spark.createDataFrame(
-            [(low, high)], "min_date DATE, max_date DATE"
-        )  # two dates from the driver, not data
-        self.manifest["date_range"] = {"min": low.isoformat(), "max": high.isoformat()}
-        self.write_dimension("dim_date", build_dim_date(bounds), (high - low).days + 1)
 
-    # -- the pass -----------------------------------------------------------------------
+# -- the commit -----------------------------------------------------------------------
 
-    def execute(self, before_commit: Callable[[], None] | None = None) -> dict[str, Any]:
+
+def commit_pass(processed: Location, manifest: PassManifest) -> None:
+    """The manifest (written once: the commit), then LATEST_KEY pointing at it, then the
+    in-flight record goes. A crash between the manifest and the pointer leaves the pointer
+    behind, which the next listing after it corrects. The pointer is only ever overwritten:
+    the job's role cannot delete it (template.yaml, DeleteWhatAPassReplaces)."""
+    processed.write_json(manifest.key, manifest.to_json())
+    write_latest_pointer(processed, manifest)
+    processed.delete([INFLIGHT_KEY])
+
+
+# -- the pass -------------------------------------------------------------------------
+
+
+@dataclass
+class StarSchemaPass:
+    """One pass over the pending ingest batches; the manifest it writes is the commit.
+
+    It only orders the work: reading (SourceReader), state (StateStore), dimensions
+    (DimensionWriter), facts (FactWriter), then the commit (commit_pass).
+    """
+
+    spark: SparkSession
+    args: JobArgs
+    processed: Location
+    ingest: Location
+    glue: Any
+    batches: Sequence[IngestBatch]
+    previous: PassManifest | None
+    batch_id: str = ""
+    cache: FrameCache = field(default_factory=FrameCache)
+
+    def __post_init__(self) -> None:
+        self.batch_id = self.batches[-1].batch_id
+        self.reader = SourceReader(
+            self.spark, self.ingest, self.processed, self.batches, self.batch_id
+        )
+        self.states = StateStore(
+            self.spark, self.processed, self.batch_id, self.previous, self.cache
+        )
+        self.dimensions = DimensionWriter(
+            self.spark,
+            self.args,
+            self.processed,
+            self.glue,
+            self.batch_id,
+            self.previous,
+            self.cache,
+        )
+        self.facts = FactWriter(self.spark, self.args, self.processed, self.glue, self.batch_id)
+
+    @property
+    def ingest_batches(self) -> list[str]:
+        """The ingest batch ids this pass covers, oldest first."""
+        return [b.batch_id for b in self.batches]
+
+    def execute(self, before_commit: Callable[[], None] | None = None) -> PassManifest:
         """Write everything the pending batches imply, then the manifest (the commit)."""
         check_fact_columns(self.batches)
         ensure_database(self.glue, self.args.database)
-        unknown = sorted(
-            {t for b in self.batches for t in (b.get("tables") or {})} - set(SOURCE_TABLES)
-        )
-        if unknown:
-            _log("ignoring tables that feed no star table", logging.WARNING, tables=unknown)
         try:
-            self.write_tables()
+            written = self.write_tables()
         finally:
-            for frame in self._persisted:
-                frame.unpersist()
+            self.cache.release()
         self.processed.delete_prefix(f"_tmp/{self.batch_id}/")
         if before_commit is not None:
             before_commit()
-        self.manifest["created_at"] = datetime.now(UTC).isoformat()
-        self.processed.write_json(f"{MANIFESTS}{self.batch_id}.json", self.manifest)
-        self.processed.delete([INFLIGHT_KEY])
-        return self.manifest
+        manifest = PassManifest.following(
+            self.previous, self.batches, written, datetime.now(UTC).isoformat()
+        )
+        commit_pass(self.processed, manifest)
+        return manifest
 
-    def write_tables(self) -> None:
+    def write_tables(self) -> PassWrites:
         """Source state and facts at once, then the dimensions the state changed, then dim_date.
 
         Each step's tables are independent, so they are written CONCURRENT_TABLES at a time:
@@ -1688,34 +2174,68 @@ class StarSchemaPass:
         commit), which overlaps across threads. The manifest's entries are then put in one
         fixed order, whatever order the writes finished in.
         """
-        read = concurrently([partial(self.read_source, t) for t in SOURCE_TABLES])
+        read = concurrently([partial(self.reader.read_source, t) for t in SOURCE_TABLES])
         sources = {t: s for t, s in zip(SOURCE_TABLES, read, strict=True) if s is not None}
         states = [t for t in STATE_TABLES if t in sources]
         facts = [f for f, t in FACT_SOURCES.items() if t in sources]
         writes: list[Callable[[], Any]] = [partial(self.write_state, sources[t]) for t in states]
         writes += [partial(self.write_fact_source, f, sources[FACT_SOURCES[f]]) for f in facts]
         results = concurrently(writes)
-        changed = {t for t, wrote in zip(states, results[: len(states)], strict=True) if wrote}
+        state_writes: list[tuple[StateWrite, Settled]] = results[: len(states)]
+        fact_writes: list[tuple[TableWrite | None, Settled]] = results[len(states) :]
+
+        state = {w.table: w.pointer for w, _ in state_writes}
+        state_rows = {
+            **(self.previous.state_rows if self.previous else {}),
+            **{w.table: w.rows for w, _ in state_writes},
+        }
+        changed = {w.table for w, settled in state_writes if settled.valid_rows > 0}
         dims = [d for d, inputs in DIMENSION_SOURCES.items() if changed.intersection(inputs)]
-        concurrently([partial(self.rebuild_dimension, d) for d in dims])
-        bounds = [b for b in results[len(states) :] if b]
+        tables: list[TableWrite] = concurrently(
+            [
+                partial(
+                    self.dimensions.rebuild_dimension,
+                    d,
+                    self.states,
+                    int(state_rows.get(DIMENSION_SOURCES[d][0], 0)),
+                )
+                for d in dims
+            ]
+        )
+        tables += [w for w, _ in fact_writes if w is not None]
+        bounds = [w.date_bounds for w in tables if w.date_bounds]
+        date_range = None
         if bounds:
-            self.write_dim_date(min(b[0] for b in bounds), max(b[1] for b in bounds))
-        self.manifest["tables"] = _ordered(self.manifest["tables"], STAR_TABLE_ORDER)
-        self.manifest["quarantine"] = _ordered(self.manifest["quarantine"], SOURCE_TABLES)
+            dim_date = self.dimensions.write_dim_date(
+                min(b[0] for b in bounds), max(b[1] for b in bounds)
+            )
+            if dim_date is not None:
+                tables.append(dim_date[0])
+                date_range = dim_date[1]
+        settled = [s for _, s in (*state_writes, *fact_writes)]
+        return PassWrites(
+            state=state,
+            state_rows={w.table: w.rows for w, _ in state_writes},
+            snapshots={
+                w.name: w.entry["location"]
+                for w in tables
+                if w.name in STAR_SCHEMAS and w.entry["kind"] == "dimension"
+            },
+            date_range=date_range,
+            tables={w.name: w.entry for w in tables},
+            quarantine={s.table: s.quarantine for s in settled if s.quarantine is not None},
+            warnings={w.name: w.warnings for w in tables if w.warnings},
+        )
 
-    def write_fact_source(self, fact: str, source: SourceRows) -> tuple[date, date] | None:
+    def write_state(self, source: SourceRows) -> tuple[StateWrite, Settled]:
+        """A dimension source's new state, then its rejects quarantined."""
+        written = self.states.write_state(source)
+        return written, self.reader.settle(source)
+
+    def write_fact_source(self, fact: str, source: SourceRows) -> tuple[TableWrite | None, Settled]:
         """A fact from its source's valid rows, then that source's rejects quarantined."""
-        bounds = self.write_fact(fact, FACT_BUILDERS[fact](source.valid))
-        self.settle(source)
-        return bounds
-
-    def rebuild_dimension(self, dim: str) -> None:
-        """A dimension from the current state of its source tables."""
-        inputs = DIMENSION_SOURCES[dim]
-        states = {t: self.state_frame(t) for t in inputs}
-        rows = int(self.manifest["state_rows"].get(inputs[0], 0))
-        self.write_dimension(dim, build_dimension(dim, states), rows)
+        written = self.facts.write_fact(fact, FACT_BUILDERS[fact](source.valid))
+        return written, self.reader.settle(source)
 
 
 def concurrently(tasks: list[Callable[[], Any]]) -> list[Any]:
@@ -1735,46 +2255,6 @@ def _ordered(entries: dict[str, Any], order: Iterable[str]) -> dict[str, Any]:
     """The entries in a fixed order (the tables it names first, any others after)."""
     ranked = {name: n for n, name in enumerate(order)}
     return dict(sorted(entries.items(), key=lambda kv: (ranked.get(kv[0], len(ranked)), kv[0])))
-
-
-def check_fact_columns(batches: list[dict[str, Any]]) -> None:
-    """Refuse, before anything is written, a batch whose fact source lacks a needed column.
-
-    A column dropped at the source cannot be made up: a clear error beats a Spark one.
-    """
-    for batch in batches:
-        for table, needed in FACT_REQUIRED_COLUMNS.items():
-            entry = (batch.get("tables") or {}).get(table)
-            if not entry or not entry.get("parts"):
-                continue
-            have = {str(c.get("name")) for c in entry.get("columns") or []}
-            missing = [name for name in needed if name not in have]
-            if missing:
-                raise ManifestError(
-                    f"ingest batch {batch.get('batch_id')}: {table} lacks "
-                    f"{', '.join(missing)}, which its fact table needs "
-                    "(a column dropped at the source?)"
-                )
-
-
-def plan_batches(
-    processed: Location, ingest: Location, previous: dict[str, Any] | None
-) -> list[dict[str, Any]]:
-    """The pending ingest batches for this pass, oldest first.
-
-    Normally every ingest manifest newer than the last processed batch. If a pass died
-    before its commit, it recorded its batches in INFLIGHT_KEY: redo exactly those, so the
-    re-run writes the same keys (batch id) and leaves no orphan objects behind.
-    """
-    after = str(previous["batch_id"]) if previous else ""
-    pending = list_pending_batches(ingest, after)
-    inflight = processed.read_json(INFLIGHT_KEY)
-    if inflight and str(inflight.get("batch_id", "")) > after:
-        planned = list(inflight.get("ingest_batches") or [])
-        if planned and [b["batch_id"] for b in pending[: len(planned)]] == planned:
-            return pending[: len(planned)]
-        _log("ignoring an in-flight record that no longer matches", logging.WARNING)
-    return pending
 
 
 SUPERSEDED_TAG = {"TagSet": [{"Key": "superseded", "Value": "true"}]}
@@ -1862,10 +2342,10 @@ def run(
     committed: dict[str, Any] | None = None
     while True:
         previous = latest_processed_manifest(processed)
-        batches = plan_batches(processed, ingest, previous)
+        batches = plan_batches(processed, ingest, previous.batch_id if previous else "")
         if not batches:
             if committed is None:
-                _log("nothing pending", after=previous["batch_id"] if previous else None)
+                _log("nothing pending", after=previous.batch_id if previous else None)
             return committed
         if glue is None:
             import boto3
@@ -1882,19 +2362,18 @@ def run_pass(
     processed: Location,
     ingest: Location,
     glue: Any,
-    batches: list[dict[str, Any]],
-    previous: dict[str, Any] | None,
+    batches: Sequence[IngestBatch],
+    previous: PassManifest | None,
     before_commit: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """One pass over `batches`: record them as in flight, write, commit; the manifest."""
     job = StarSchemaPass(spark, settings, processed, ingest, glue, batches, previous)
-    _log("processing", batch_id=job.batch_id, ingest_batches=job.manifest["ingest_batches"])
+    _log("processing", batch_id=job.batch_id, ingest_batches=job.ingest_batches)
     processed.write_json(
-        INFLIGHT_KEY,
-        {"batch_id": job.batch_id, "ingest_batches": job.manifest["ingest_batches"]},
+        INFLIGHT_KEY, {"batch_id": job.batch_id, "ingest_batches": job.ingest_batches}
     )
-    manifest = job.execute(before_commit)
-    expire_superseded(processed, previous, manifest)
+    manifest = job.execute(before_commit).to_json()
+    expire_superseded(processed, previous.to_json() if previous else None, manifest)
     _log(
         "committed",
         batch_id=job.batch_id,

@@ -11,16 +11,21 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ingest.run import run_ingest
 from ingest.settings import Settings
+from pipeline_common.handler import Resources, init_guard, pipeline_handler
 
 logger = Logger()
 metrics = Metrics()
-SETTINGS = Settings.from_env()
-S3 = boto3.client("s3")
-SECRETS_MANAGER = boto3.client("secretsmanager")
+# Settings and clients once per container; a bad setting is logged here and raised, counted
+# as IngestFailed, at every invocation (pipeline_common.handler).
+INIT = init_guard(
+    lambda: Resources(Settings.from_env(), boto3.client("s3"), boto3.client("secretsmanager")),
+    logger=logger,
+)
 
 
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
+@pipeline_handler("Ingest", logger=logger, metrics=metrics)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """The schedule only says when: the run finds its own work from the bucket's state."""
     schedule = EventBridgeEvent(event)
@@ -28,5 +33,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.info("scheduled ingest", extra={"event_id": schedule.get_id, "time": schedule.time})
     else:
         logger.info("ingest invoked without a schedule event", extra={"keys": sorted(event)[:20]})
-    summary = run_ingest(SETTINGS, s3=S3, secretsmanager=SECRETS_MANAGER, metrics=metrics)
+    init = INIT.get()
+    summary = run_ingest(
+        init.settings, s3=init.s3, secretsmanager=init.secretsmanager, metrics=metrics
+    )
     return summary.to_dict()

@@ -24,7 +24,7 @@ from typing import IO, Any
 
 import boto3
 
-from local import moto_state, stack, staging, wiring
+from local import manifest_files, moto_state, stack, staging, wiring
 from local.dsn import dsn_to_secret
 from local.function_access import FunctionAccess, function_policies, install
 from local.iam import AccessDeniedError, rule_target
@@ -32,7 +32,6 @@ from local.job_access import job_policy, run_as_job_role
 from local.lambda_runtime import (
     REPO_ROOT,
     LambdaContext,
-    ensure_layers_on_path,
     load_handler,
     logs_routed_to,
     unload_handlers,
@@ -48,11 +47,9 @@ from local.services import (
 )
 from local.spark import counted_jobs
 from local.statedir import NAMES, LocalNames, StateDir
-
-ensure_layers_on_path()
-
-from pipeline_common.errors import PipelineError  # noqa: E402 - needs the layer on sys.path
-from pipeline_common.redact import drop_botocore_bodies  # noqa: E402
+from pipeline_common.contracts.keys import INFLIGHT_KEY, manifest_key
+from pipeline_common.errors import PipelineError
+from pipeline_common.redact import drop_botocore_bodies
 
 EVENTS_DIR = REPO_ROOT / "events"
 INGEST_DIR = "ingest_fn"
@@ -346,17 +343,16 @@ class LocalPipeline:
         """
         landing = self.state.bucket_dir(self.names.ingest_bucket)
         lake = self.state.bucket_dir(self.names.processed_bucket)
-        ingested = sorted(staging.file_signatures(landing, "_manifests/"))
+        ingested = manifest_files.manifest_keys(landing)
         if not ingested:
             return False
-        if (lake / "_job" / "inflight.json").is_file():
+        if (lake / INFLIGHT_KEY).is_file():
             return True
-        processed = sorted(staging.file_signatures(lake, "_manifests/"))
+        processed = manifest_files.manifest_keys(lake)
         if not processed:
             return True
-        newest = json.loads((lake / processed[-1]).read_text(encoding="utf-8"))
-        covered = max(str(b) for b in newest["ingest_batches"])
-        return ingested[-1] > f"_manifests/{covered}.json"
+        newest = manifest_files.read_processed_manifest(lake, processed[-1])
+        return ingested[-1] > manifest_key(newest.ingest_batches[-1])
 
     def _save_pending(
         self, pending: dict[str, list[Any]], rule: str, events: list[dict[str, Any]]
@@ -439,11 +435,10 @@ class LocalPipeline:
             )
             rows = 0
             for key in new:
-                manifest = json.loads((landing / key).read_text(encoding="utf-8"))
-                report.ingest_batches.append(str(manifest.get("batch_id")))
-                report.ingest_hi = manifest.get("hi") or report.ingest_hi
-                for table, entry in (manifest.get("tables") or {}).items():
-                    count = int(entry.get("rows", 0))
+                manifest = manifest_files.read_ingest_manifest(landing, key)
+                report.ingest_batches.append(manifest.batch_id)
+                report.ingest_hi = manifest.hi
+                for table, count in manifest.rows.items():
                     report_rows = info.setdefault("tables", {})
                     report_rows[table] = report_rows.get(table, 0) + count
                     rows += count
@@ -505,16 +500,12 @@ class LocalPipeline:
             self.persist()
             tables: dict[str, int] = {}
             for key in new_manifests:
-                manifest = json.loads((lake / key).read_text(encoding="utf-8"))
-                report.processed_batches.append(str(manifest.get("batch_id")))
-                for table, entry in (manifest.get("tables") or {}).items():
-                    # a dimension's new or changed rows (what the loader upserts), a fact's records
-                    rows = entry.get("changed_rows", entry.get("rows", 0))
-                    tables[table] = tables.get(table, 0) + int(rows)
-                for table, entry in (manifest.get("quarantine") or {}).items():
-                    report.quarantined[table] = report.quarantined.get(table, 0) + int(
-                        entry.get("rows", 0)
-                    )
+                manifest = manifest_files.read_processed_manifest(lake, key)
+                report.processed_batches.append(manifest.batch_id)
+                for table, rows in manifest_files.star_rows(manifest).items():
+                    tables[table] = tables.get(table, 0) + rows
+                for table, rows in manifest.quarantined.items():
+                    report.quarantined[table] = report.quarantined.get(table, 0) + rows
             info["tables"] = tables
             info["note"] = (
                 f"{len(new_manifests)} batch, {len(changed)} files, {jobs['jobs']} Spark jobs"
@@ -592,13 +583,9 @@ class LocalPipeline:
         if not loaded:
             return None
         lake = self.state.bucket_dir(self.names.processed_bucket)
-        processed = json.loads(
-            (lake / f"_manifests/{max(loaded)}.json").read_text(encoding="utf-8")
-        )
-        newest = max(str(b) for b in processed["ingest_batches"])
+        processed = manifest_files.processed_manifest_of(lake, max(loaded))
         landing = self.state.bucket_dir(self.names.ingest_bucket)
-        ingested = json.loads((landing / f"_manifests/{newest}.json").read_text(encoding="utf-8"))
-        return str(ingested["hi"])
+        return manifest_files.ingest_manifest_of(landing, processed.ingest_batches[-1]).hi
 
     def _stage_pending_lake_batches(self) -> list[str]:
         """Put the objects of processed batches the warehouse lacks into S3; their ids."""
@@ -608,15 +595,12 @@ class LocalPipeline:
             return []
         pending: list[str] = []
         keys: list[str] = []
-        for key in sorted(staging.file_signatures(lake, "_manifests/")):
-            manifest = json.loads((lake / key).read_text(encoding="utf-8"))
-            batch_id = str(manifest.get("batch_id"))
-            if batch_id in loaded:
+        for manifest in manifest_files.processed_manifests(lake):
+            if manifest.batch_id in loaded:
                 continue
-            pending.append(batch_id)
-            for entry in (manifest.get("tables") or {}).values():
-                for obj in [*entry.get("objects", []), *entry.get("changed_objects", [])]:
-                    keys.append(obj["key"] if isinstance(obj, dict) else str(obj))
+            pending.append(manifest.batch_id)
+            for entry in manifest.tables.values():
+                keys.extend(entry.object_keys)
         keys.extend(staging.file_signatures(lake, "_manifests/"))
         self._publish_lake(keys)
         return pending

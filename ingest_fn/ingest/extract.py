@@ -17,17 +17,12 @@ from dataclasses import dataclass
 import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
-from ingest.copy_out import copy_rows_out
 from ingest.fence import Fence
-from ingest.source import (
-    SOURCE_SCHEMA,
-    WATERMARK_COLUMN,
-    TableSpec,
-    database_error,
-    quote_identifier,
-)
+from ingest.source import SOURCE_SCHEMA, WATERMARK_COLUMN, TableSpec, database_error
 from ingest.upload import CsvPartWriter, GzipObjectWriter, PartInfo
 from ingest.window import Window
+from pipeline_common.copy import copy_rows_out
+from pipeline_common.postgres import quote_identifier
 
 
 @dataclass(frozen=True)

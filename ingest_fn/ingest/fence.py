@@ -25,15 +25,10 @@ import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
 from ingest.exceptions import FenceError
-from ingest.source import (
-    SOURCE_SCHEMA,
-    WATERMARK_COLUMN,
-    TableSpec,
-    database_error,
-    quote_identifier,
-)
+from ingest.source import SOURCE_SCHEMA, WATERMARK_COLUMN, TableSpec, database_error
 from ingest.window import timestamp_literal
 from pipeline_common.contracts.manifests import Snapshot, SnapshotError
+from pipeline_common.postgres import quote_identifier
 
 # age() is an int4: distances of 2^31 or more cannot be told from wrapped ones.
 MAX_SPAN = 2**31 - 2

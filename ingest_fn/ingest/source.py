@@ -14,12 +14,8 @@ from pg8000.exceptions import DatabaseError, InterfaceError
 
 from ingest.exceptions import SourceQueryError, SourceSchemaError
 from pipeline_common.contracts.manifests import SourceColumn as Column
-from pipeline_common.errors import (
-    ConcurrentRunError,
-    DatabaseUnavailableError,
-    PipelineError,
-)
-from pipeline_common.redact import describe_database_error, redact_database_error
+from pipeline_common.errors import PipelineError
+from pipeline_common.postgres import advisory_lock, pipeline_error
 
 logger = Logger(child=True)
 
@@ -28,8 +24,6 @@ WATERMARK_COLUMN = "last_updated"
 # pg_try_advisory_lock key held by a run for its whole length (arbitrary, fixed, documented
 # in docs/contracts.md): two overlapping runs cannot both read the same window and write.
 RUN_LOCK_KEY = 7_300_111_042
-# SQLSTATE classes and codes a retry can get past: connection loss, shutdown, conflicts.
-_TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "40001", "40P01", "53300")
 
 _COLUMNS_SQL = """
 SELECT c.table_name::text, c.column_name::text, c.data_type::text, c.udt_name::text,
@@ -64,39 +58,18 @@ class TableSpec:
     """pg_class.reltuples, the planner's estimate (-1: never analysed); orders the run only."""
 
 
-def quote_identifier(name: str) -> str:
-    """Quote an identifier for SQL (doubling any double quote inside it)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def database_error(exc: Exception, doing: str) -> PipelineError:
-    """Map a pg8000 failure to a transient or terminal pipeline error."""
-    if isinstance(exc, InterfaceError | OSError):
-        return DatabaseUnavailableError(f"source connection lost while {doing}: {exc}")
-    code = redact_database_error(exc).get("C", "")
-    message = describe_database_error(exc)  # SQLSTATE first; never a row's values
-    if code.startswith(_TRANSIENT_SQLSTATES):
-        return DatabaseUnavailableError(f"source failed while {doing}: {message}")
-    return SourceQueryError(f"source refused {doing}: {message}")
+    """A pg8000 failure on the source as a transient or terminal pipeline error (the one
+    policy of pipeline_common.postgres, in ingest's words)."""
+    return pipeline_error(exc, doing, server="source", terminal=SourceQueryError)
 
 
 @contextmanager
 def hold_run_lock(conn: pg8000.native.Connection) -> Iterator[None]:
     """Hold the session advisory lock for a run; raise ConcurrentRunError if another has it."""
-    try:
-        [[acquired]] = conn.run("SELECT pg_try_advisory_lock(:key)", key=RUN_LOCK_KEY)
-    except (InterfaceError, DatabaseError, OSError) as exc:
-        raise database_error(exc, "taking the run lock") from exc
-    if not acquired:
-        raise ConcurrentRunError("another ingest run holds the source lock; this run did nothing")
-    try:
+    busy = "another ingest run holds the source lock; this run did nothing"
+    with advisory_lock(conn, RUN_LOCK_KEY, busy=busy, translate=database_error):
         yield
-    finally:
-        try:
-            conn.run("SELECT pg_advisory_unlock(:key)", key=RUN_LOCK_KEY)
-        except (InterfaceError, DatabaseError, OSError):
-            # The connection broke; closing it (the caller does) releases the lock anyway.
-            logger.debug("run lock not released explicitly; the connection is gone")
 
 
 @contextmanager

@@ -220,7 +220,7 @@ class GzipObjectWriter:
 
 
 class CsvPartWriter:
-    """Where a table's COPY rows go (ingest.copy_out hands them on in blocks, in order).
+    """Where a table's COPY rows go (pipeline_common.copy hands them on in blocks, in order).
 
     The first row is the header. Every part starts with it; a part is opened at its first
     data row, so a window with no rows writes no object at all. Rows are counted as

@@ -88,7 +88,9 @@ def write_watermarks(s3: S3Client, bucket: str, state: IngestState) -> None:
 
 def _read_cache(s3: S3Client, bucket: str) -> IngestState:
     try:
-        return _state_from(read_json(s3, bucket, INGEST_STATE_KEY), f"s3://{bucket}/{INGEST_STATE_KEY}")
+        return _state_from(
+            read_json(s3, bucket, INGEST_STATE_KEY), f"s3://{bucket}/{INGEST_STATE_KEY}"
+        )
     except ObjectNotFoundError:
         return IngestState()
     except MalformedObjectError as exc:

@@ -25,6 +25,7 @@ __all__ = [
     "timestamp_literal",
 ]
 
+
 def timestamp_literal(text: str) -> str:
     """`'YYYY-MM-DD HH:MM:SS.ffffff'::timestamp`, only for a text that parses strictly."""
     parse_timestamp(text)

@@ -1,4 +1,7 @@
-"""CloudWatch metrics (EMF) of a load run: batches, rows per table, freshness, failures."""
+"""CloudWatch metrics (EMF) of a load run: batches, rows per table, freshness.
+
+LoadFailed is counted by the handler's error boundary (pipeline_common.handler).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from loader.load import LoadResult
 from loader.settings import Settings
-from pipeline_common.errors import PipelineError
 
 logger = Logger(child=True)
 
@@ -31,14 +33,6 @@ def record_load_metrics(metrics: Metrics, result: LoadResult, settings: Settings
             default_dimensions={"service": settings.service_name},
         ) as metric:
             metric.add_dimension(name="table", value=table)
-
-
-def record_load_failure(metrics: Metrics, error: Exception) -> None:
-    """LoadFailed (1) with the error's retry class, so alarms can tell transient from terminal."""
-    transient = isinstance(error, PipelineError) and error.transient
-    metrics.add_metric(name="LoadFailed", unit=MetricUnit.Count, value=1)
-    metrics.add_metadata(key="error", value=type(error).__name__)
-    metrics.add_metadata(key="transient", value=str(transient).lower())
 
 
 def record_freshness(metrics: Metrics, result: LoadResult, now: datetime) -> None:

@@ -12,12 +12,14 @@ from pg8000.exceptions import DatabaseError, InterfaceError
 from pg8000.native import Connection
 
 from loader.exceptions import BatchRejectedError, WarehouseBusyError
-from loader.schema import FACTS, quote_ident
-from pipeline_common.errors import (
-    ConcurrentRunError,
-    DatabaseUnavailableError,
-    PipelineError,
-    TerminalError,
+from loader.schema import FACTS
+from pipeline_common.errors import ConcurrentRunError, DatabaseUnavailableError, PipelineError
+from pipeline_common.postgres import (
+    LOCK_NOT_AVAILABLE,
+    advisory_lock,
+    pipeline_error,
+    quote_identifier,
+    sqlstate,
 )
 from pipeline_common.redact import describe_database_error
 
@@ -29,36 +31,24 @@ MIGRATION_LOCK_KEY = 7_246_001
 LOADER_LOCK_KEY = 7_246_002
 """pg_advisory_lock key held by the one run that may load batches at a time."""
 
-_TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57")  # connection, rollback, resources, admin
-
-
-def sqlstate(exc: DatabaseError) -> str:
-    """The SQLSTATE of a pg8000 database error ("" when the server sent none)."""
-    detail = exc.args[0] if exc.args else None
-    return str(detail.get("C", "")) if isinstance(detail, dict) else ""
-
-
 def describe(exc: DatabaseError) -> str:
     """Server message and the names it concerns, never a row's values (nor the statement)."""
     return describe_database_error(exc)
 
 
 def translate_error(exc: Exception, doing: str) -> PipelineError:
-    """A pipeline error for a driver error: transient when a retry can help, else terminal."""
-    if isinstance(exc, PipelineError):
-        return exc
+    """A pipeline error for a driver error: transient when a retry can help, else terminal
+    (pipeline_common.postgres's one policy), with the loader's own classes on top: a lock
+    timeout is another loader, a data or constraint error (22, 23) a rejected batch."""
     if isinstance(exc, InterfaceError | OSError):
         return DatabaseUnavailableError(f"lost the warehouse connection while {doing}: {exc}")
     if isinstance(exc, DatabaseError):
         code = sqlstate(exc)
-        if code == "55P03":
+        if code == LOCK_NOT_AVAILABLE:
             return ConcurrentRunError(f"another loader holds the lock ({doing})")
-        if code[:2] in _TRANSIENT_SQLSTATE_CLASSES:
-            return WarehouseBusyError(f"warehouse aborted {doing}: {describe(exc)}")
         if code[:2] in ("22", "23"):
             return BatchRejectedError(f"warehouse rejected {doing}: {describe(exc)}")
-        return TerminalError(f"warehouse error while {doing}: {describe(exc)}")
-    raise TypeError(f"not a database error: {exc!r}")
+    return pipeline_error(exc, doing, server="warehouse", transient=WarehouseBusyError)
 
 
 @contextlib.contextmanager
@@ -84,17 +74,11 @@ def _rollback(conn: Connection) -> None:
 @contextlib.contextmanager
 def loader_lock(conn: Connection, timeout_seconds: int) -> Iterator[None]:
     """Hold the session-level loader lock; wait at most `timeout_seconds` for another run."""
-    try:
-        conn.run(f"SET lock_timeout = '{int(timeout_seconds)}s'")
-        conn.run("SELECT pg_advisory_lock(:key)", key=LOADER_LOCK_KEY)
-        conn.run("SET lock_timeout = 0")
-    except (DatabaseError, InterfaceError, OSError) as exc:
-        raise translate_error(exc, "waiting for the loader lock") from exc
-    try:
+    busy = f"another loader holds the lock (waited {int(timeout_seconds)} s for the loader lock)"
+    with advisory_lock(
+        conn, LOADER_LOCK_KEY, busy=busy, wait_seconds=timeout_seconds, translate=translate_error
+    ):
         yield
-    finally:
-        with contextlib.suppress(DatabaseError, InterfaceError, OSError):
-            conn.run("SELECT pg_advisory_unlock(:key)", key=LOADER_LOCK_KEY)
 
 
 def read_last_loaded_batch_id(conn: Connection) -> str | None:
@@ -133,7 +117,7 @@ def read_newest_source_change(conn: Connection) -> datetime | None:
     """
     newest = " UNION ALL ".join(
         f'SELECT max("last_updated_date" + "last_updated_time") AS changed '  # nosec B608
-        f"FROM {quote_ident(table.name)}"  # table names from the schema's allow-list
+        f"FROM {quote_identifier(table.name)}"  # table names from the schema's allow-list
         for table in FACTS
     )
     try:

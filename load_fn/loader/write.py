@@ -9,8 +9,8 @@ bookkeeping was lost, an id twice in the batch), the savepoint is rolled back an
 take the merge path (loader.upsert), which skips known versions and upserts dimensions.
 Either way the batch's transaction holds the result and the row counts are the same.
 
-SQL here is built only from allow-listed, quoted identifiers (loader.schema); "nosec B608"
-marks those lines for bandit. No value is ever part of the SQL text.
+SQL here is built only from allow-listed, quoted identifiers (pipeline_common.postgres);
+"nosec B608" marks those lines for bandit. No value is ever part of the SQL text.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ from loader.copy import copy_batches, create_staging_table
 from loader.exceptions import RowCountMismatchError
 from loader.manifest import TablePlan
 from loader.read import LakeReader
-from loader.schema import STAR_TABLES, StarTable, quote_ident
+from loader.schema import STAR_TABLES, StarTable
 from loader.upsert import insert_facts, upsert_dimension
-from loader.warehouse import Connection, sqlstate
+from loader.warehouse import Connection
+from pipeline_common.postgres import quote_identifier, sqlstate
 
 logger = Logger(child=True)
 
@@ -101,7 +102,7 @@ def write_facts(conn: Connection, lake: LakeReader, plan: TablePlan, timing: Tim
 
 
 def _is_empty(conn: Connection, table: StarTable) -> bool:
-    rows = conn.run(f"SELECT NOT EXISTS (SELECT FROM {quote_ident(table.name)})")  # nosec B608
+    rows = conn.run(f"SELECT NOT EXISTS (SELECT FROM {quote_identifier(table.name)})")  # nosec B608
     return bool(rows[0][0])
 
 
@@ -164,7 +165,7 @@ def _constraints(conn: Connection, table: StarTable, kinds: str) -> list[Constra
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
         "WHERE conrelid = CAST(:table AS regclass) AND contype = ANY(:kinds) "
         "ORDER BY contype, conname",
-        table=quote_ident(table.name),
+        table=quote_identifier(table.name),
         kinds=list(kinds),
     )
     return [Constraint(table.name, name, definition) for name, definition in rows]
@@ -177,7 +178,7 @@ def _dimension_keys(conn: Connection, table: StarTable) -> list[Constraint]:
     rows = conn.run(
         "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
         "WHERE confrelid = CAST(:table AS regclass) AND contype = 'f' ORDER BY 1, 2",
-        table=quote_ident(table.name),
+        table=quote_identifier(table.name),
     )
     referring = {row[0] for row in rows}
     if not referring <= STAR_TABLES.keys():
@@ -203,12 +204,12 @@ def _constraints_added_after(
     batch loads.
     """
     for key in keys:
-        conn.run(f"ALTER TABLE {quote_ident(key.table)} DROP CONSTRAINT {quote_ident(key.name)}")
+        conn.run(f"ALTER TABLE {quote_identifier(key.table)} DROP CONSTRAINT {quote_identifier(key.name)}")
     yield
     started = time.monotonic()
     for key in reversed(keys):
         conn.run(
-            f"ALTER TABLE {quote_ident(key.table)} "
-            f"ADD CONSTRAINT {quote_ident(key.name)} {key.definition}"
+            f"ALTER TABLE {quote_identifier(key.table)} "
+            f"ADD CONSTRAINT {quote_identifier(key.name)} {key.definition}"
         )
     timing.merge_seconds += time.monotonic() - started

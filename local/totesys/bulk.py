@@ -9,7 +9,8 @@ import pg8000.native
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from local.totesys.schema import quote_ident
+from pipeline_common.copy import copy_in
+from pipeline_common.postgres import quote_identifier, quote_identifiers
 
 MONEY = pa.decimal128(10, 2)
 _CSV_OPTIONS = pa_csv.WriteOptions(include_header=False, batch_size=65_536)
@@ -49,9 +50,7 @@ def copy_table(conn: pg8000.native.Connection, table: str, data: pa.Table) -> in
     """Append the rows of `data` to `table` with COPY FROM STDIN; its columns by name."""
     if data.num_rows == 0:
         return 0
-    columns = ", ".join(quote_ident(name) for name in data.column_names)
-    conn.run(
-        f"COPY {quote_ident(table)} ({columns}) FROM STDIN WITH (FORMAT csv)",
-        stream=[csv_bytes(data)],
-    )
+    columns = quote_identifiers(data.column_names)
+    sql = f"COPY {quote_identifier(table)} ({columns}) FROM STDIN WITH (FORMAT csv)"
+    copy_in(conn, sql, [csv_bytes(data)])
     return data.num_rows

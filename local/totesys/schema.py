@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pg8000.native
 
+from local.lambda_runtime import ensure_layers_on_path
 from local.totesys.exceptions import NotEmptyError, SchemaExistsError, SchemaMissingError
+
+ensure_layers_on_path()  # the generator quotes names as the stages do, with the common layer
+
+from pipeline_common.postgres import quote_identifier  # noqa: E402 - needs the layer on sys.path
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 
@@ -27,13 +31,6 @@ TABLES: tuple[str, ...] = (
     "transaction",
     "payment",
 )
-
-
-def quote_ident(name: str) -> str:
-    """An identifier from the allow-list, quoted for SQL."""
-    if name not in TABLES and not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-        raise ValueError(f"not an allowed identifier: {name!r}")
-    return '"' + name.replace('"', '""') + '"'
 
 
 def primary_key(table: str) -> str:
@@ -95,7 +92,7 @@ def ensure_empty_schema(conn: pg8000.native.Connection) -> None:
     filled = [
         table
         for table in TABLES
-        if conn.run(f"SELECT 1 FROM {quote_ident(table)} LIMIT 1")  # nosec B608
+        if conn.run(f"SELECT 1 FROM {quote_identifier(table)} LIMIT 1")  # nosec B608
     ]
     if filled:
         raise NotEmptyError(f"ToteSys tables already hold rows: {', '.join(filled)}")
@@ -104,7 +101,7 @@ def ensure_empty_schema(conn: pg8000.native.Connection) -> None:
 def row_counts(conn: pg8000.native.Connection) -> dict[str, int]:
     """Rows per ToteSys table."""
     return {
-        table: int(conn.run(f"SELECT count(*) FROM {quote_ident(table)}")[0][0])  # nosec B608
+        table: int(conn.run(f"SELECT count(*) FROM {quote_identifier(table)}")[0][0])  # nosec B608
         for table in TABLES
     }
 
@@ -115,8 +112,8 @@ def reset_sequences(conn: pg8000.native.Connection) -> None:
         key = primary_key(table)
         conn.run(
             f"SELECT setval(pg_get_serial_sequence(:table, :key), "  # nosec B608
-            f"coalesce(max({quote_ident(key)}), 0) + 1, false) FROM {quote_ident(table)}",
-            table=quote_ident(table),
+            f"coalesce(max({quote_identifier(key)}), 0) + 1, false) FROM {quote_identifier(table)}",
+            table=quote_identifier(table),
             key=key,
         )
 

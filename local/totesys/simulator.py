@@ -34,7 +34,8 @@ from local.totesys.orders import (
     sales_order_table,
     transaction_table,
 )
-from local.totesys.schema import TABLES, quote_ident, require_schema
+from local.totesys.schema import TABLES, require_schema
+from pipeline_common.postgres import quote_identifier
 
 REAL_ORDERS = 15836  # orders in the real snapshot's period: the rate of a small database
 AMENDED_SHARE = 0.02  # orders amended, per order placed
@@ -59,10 +60,10 @@ class _State:
 
 
 def _ids(conn: pg8000.native.Connection, table: str) -> np.ndarray:
-    key = quote_ident(f"{table}_id")
+    key = quote_identifier(f"{table}_id")
     rows = conn.run(
         f"SELECT coalesce(array_agg({key} ORDER BY {key}), '{{}}') "  # nosec B608
-        f"FROM {quote_ident(table)}"
+        f"FROM {quote_identifier(table)}"
     )
     return np.asarray(rows[0][0], dtype=np.int64)
 
@@ -110,7 +111,7 @@ def _reserve(conn: pg8000.native.Connection, table: str, count: int) -> np.ndarr
         return np.zeros(0, dtype=np.int64)
     rows = conn.run(
         "SELECT nextval(pg_get_serial_sequence(:table, :key)) FROM generate_series(1, :n)",
-        table=quote_ident(table),
+        table=quote_identifier(table),
         key=f"{table}_id",
         n=count,
     )
@@ -204,7 +205,7 @@ def _amend_orders(
     if count == 0:
         return 0, 0
     key, quantity, price, quantity_range, price_range = _ORDER_KINDS[table]
-    t, k = quote_ident(table), quote_ident(key)
+    t, k = quote_identifier(table), quote_identifier(key)
     candidates = conn.run(
         f"SELECT o.{k} FROM {t} o "  # nosec B608
         f'JOIN "transaction" tr ON tr.{k} = o.{k} '
@@ -223,7 +224,7 @@ def _amend_orders(
     prices = rng.integers(price_range[0], price_range[1] + 1, size)
     payment_shift = rng.integers(0, 4, size)
     delivery_shift = rng.integers(1, 6, size)
-    q, p = quote_ident(quantity), quote_ident(price)
+    q, p = quote_identifier(quantity), quote_identifier(price)
     amended = conn.run(
         f"UPDATE {t} o SET {q} = v.quantity, {p} = v.price, "  # nosec B608
         "agreed_payment_date = (o.agreed_payment_date::date + v.pay_shift)::text, "

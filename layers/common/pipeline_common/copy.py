@@ -1,11 +1,13 @@
-"""`COPY ... TO STDOUT` read in blocks of rows instead of one Python call per row.
+"""COPY for both stages: rows out of a query in blocks (ingest), a stream of CSV chunks in
+(the loader, the local ToteSys, the bench). The SQL of each COPY stays with its stage.
 
-Postgres sends a COPY OUT as one CopyData message per row. pg8000 reads each through its
-generic message loop (two socket reads, a header unpack, a handler lookup and a stream
-write per row): on a million-order ToteSys (3.0M rows, 283 MB of CSV) that loop alone
-is 3.7 s of client CPU, more than the server needs to produce the rows (1.9 s).
+COPY TO STDOUT, read in blocks of rows instead of one Python call per row. Postgres sends
+a COPY OUT as one CopyData message per row. pg8000 reads each through its generic message
+loop (two socket reads, a header unpack, a handler lookup and a stream write per row): on
+a million-order ToteSys (3.0M rows, 283 MB of CSV) that loop alone is 3.7 s of client
+CPU, more than the server needs to produce the rows (1.9 s).
 
-While a COPY runs, this module takes pg8000's CopyOutResponse handler: it walks the
+While a COPY runs, `copy_rows_out` takes pg8000's CopyOutResponse handler: it walks the
 CopyData messages already in the connection's read buffer, takes them off it in one
 read, and hands them on as a list of rows (1.3-1.6 s for the same rows). It stops at the
 first message that is not CopyData (CopyDone, an ErrorResponse, a NoticeResponse) and
@@ -14,15 +16,21 @@ exactly as it does without this module. Nothing past a CopyData message is ever 
 
 It relies on pg8000 internals: the buffered socket file (`_sock`), the message table
 (`message_types`) and its exact-read helper (`_read`, which turns a short read or a socket
-error into InterfaceError); the pinned pg8000 has them, and `copy_rows_out` raises at once
-if a version lacks the first two.
+error into InterfaceError); the pg8000 pinned in this layer's requirements.txt has them,
+and `copy_rows_out` raises at once if a version lacks the first two.
+
+COPY FROM STDIN (`copy_in`) uses only pg8000's public `stream=`; what it adds is that an
+error raised while producing the chunks ends the stream instead of escaping mid-COPY
+(which would leave the connection inside the COPY protocol), and is raised once the COPY
+has returned, so the caller's transaction still rolls back.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Iterator
+from io import IOBase
+from typing import IO, Any, Protocol
 
 import pg8000.native
 from pg8000.core import COPY_OUT_RESPONSE, _read
@@ -52,7 +60,7 @@ def copy_rows_out(conn: pg8000.native.Connection, sql: str, sink: RowSink) -> No
     if not isinstance(handlers, dict) or not hasattr(sock, "peek"):
         raise TypeError(
             "this pg8000 has no buffered socket file or message table: "
-            "ingest.copy_out needs the pinned pg8000 (1.31)"
+            "pipeline_common.copy needs the pinned pg8000 (1.31)"
         )
     pg8000_handler: Callable[[bytes, Any], None] = handlers[COPY_OUT_RESPONSE]
 
@@ -109,3 +117,39 @@ def _peek(sock: Any) -> bytes:
     if not buffer:
         raise InterfaceError("network error: the server closed the connection in a COPY")
     return buffer
+
+
+class ChunkStream:
+    """The chunks of a COPY FROM STDIN, as pg8000 iterates them; an error raised while
+    producing them ends the stream early and is kept in `error` for the caller to raise
+    after the COPY (see copy_in)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = chunks
+        self.error: Exception | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._chunks
+        except Exception as exc:  # noqa: BLE001 - kept, and raised by copy_in
+            self.error = exc
+
+
+def copy_in(
+    conn: pg8000.native.Connection, sql: str, source: Iterable[bytes] | IO[bytes]
+) -> int:
+    """Run `sql` (a `COPY ... FROM STDIN`) with `source`'s bytes; returns the rows COPY took.
+
+    `source` is a binary file (read by pg8000 in 8 KiB blocks) or an iterable of chunks,
+    each any number of whole or partial rows. An error producing the chunks is raised
+    after the COPY ends: the rows before it were sent, so run this inside a transaction
+    and roll back on error. A failing COPY raises pg8000's DatabaseError.
+    """
+    if isinstance(source, IOBase):
+        conn.run(sql, stream=source)
+    else:
+        stream = source if isinstance(source, ChunkStream) else ChunkStream(source)
+        conn.run(sql, stream=stream)
+        if stream.error is not None:
+            raise stream.error
+    return int(conn.row_count or 0)

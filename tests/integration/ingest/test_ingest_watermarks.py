@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline_common.contracts.keys import INGEST_STATE_KEY as STATE_KEY
 from ingest.watermarks import IngestState, read_watermarks, write_watermarks
-from pipeline_common.s3objects import MalformedObjectError, write_json
+from pipeline_common.contracts.keys import INGEST_STATE_KEY as STATE_KEY
+from pipeline_common.contracts.manifests import IngestManifest, ManifestError
+from pipeline_common.s3objects import write_json
 
 A, B, C = "20241115T140000000000Z", "20241115T140300000000Z", "20241115T140600000000Z"
 HI_A, HI_B, HI_C = (
@@ -16,12 +17,22 @@ HI_A, HI_B, HI_C = (
 )
 
 
+def _document(batch_id: str, watermarks: dict[str, str]) -> dict[str, object]:
+    """An ingest manifest of a run that found no rows to list (its watermarks advance)."""
+    return IngestManifest(
+        batch_id,
+        "2024-11-15T14:00:00.000000+00:00",
+        0,
+        max(watermarks.values(), default=HI_A),
+        watermarks,
+        None,
+        {},
+    ).to_json()
+
+
 def _manifest(s3, bucket: str, batch_id: str, hi: str) -> None:
     write_json(
-        s3,
-        bucket,
-        f"_manifests/{batch_id}.json",
-        {"kind": "ingest", "batch_id": batch_id, "watermarks": {"staff": hi, "address": hi}},
+        s3, bucket, f"_manifests/{batch_id}.json", _document(batch_id, {"staff": hi, "address": hi})
     )
 
 
@@ -61,19 +72,23 @@ def test_unreadable_cache_falls_back_to_the_manifests(s3, bucket) -> None:
 
 
 def test_a_manifest_with_bad_watermarks_is_an_error_not_a_guess(s3, bucket) -> None:
-    write_json(
-        s3,
-        bucket,
-        f"_manifests/{A}.json",
-        {"batch_id": A, "watermarks": {"staff": "yesterday'; drop table staff; --"}},
-    )
+    document = _document(A, {"staff": HI_A})
+    document["watermarks"] = {"staff": "yesterday'; drop table staff; --"}
+    write_json(s3, bucket, f"_manifests/{A}.json", document)
 
-    with pytest.raises(MalformedObjectError, match="not a watermark timestamp"):
+    with pytest.raises(ManifestError) as raised:
         read_watermarks(s3, bucket)
+    assert str(raised.value) == (
+        f"ingest manifest _manifests/{A}.json: watermarks.staff: "
+        'not a watermark timestamp: "yesterday\'; drop table staff; --"'
+    )
 
 
 def test_a_manifest_naming_another_batch_is_an_error(s3, bucket) -> None:
-    write_json(s3, bucket, f"_manifests/{B}.json", {"batch_id": A, "watermarks": {}})
+    write_json(s3, bucket, f"_manifests/{B}.json", _document(A, {"staff": HI_A}))
 
-    with pytest.raises(MalformedObjectError, match=f"names batch '{A}'"):
+    with pytest.raises(ManifestError) as raised:
         read_watermarks(s3, bucket)
+    assert str(raised.value) == (
+        f"ingest manifest _manifests/{B}.json: batch_id: '{A}' does not match the key"
+    )

@@ -74,7 +74,7 @@ def test_manifest_lists_only_tables_with_rows() -> None:
         snapshot=Snapshot(7, 12, (7, 9), (8, 11)),
     )
 
-    assert manifest == {
+    assert manifest.to_json() == {
         "format_version": 1,
         "kind": "ingest",
         "batch_id": "20241115T144100123000Z",

@@ -46,7 +46,9 @@ class _Doc:
 
     def fail(self, problem: str, name: str | None = None) -> Any:
         path = ".".join(p for p in (self.path, name) if p)
-        raise ManifestError(f"{self.where}: {path}: {problem}" if path else f"{self.where}: {problem}")
+        raise ManifestError(
+            f"{self.where}: {path}: {problem}" if path else f"{self.where}: {problem}"
+        )
 
     def has(self, name: str) -> bool:
         return name in self.data and self.data[name] is not None
@@ -363,6 +365,11 @@ class DimensionEntry:
     """None in a manifest that lists the whole snapshot only (the upsert skips unchanged rows)."""
     kind: Literal["dimension"] = "dimension"
 
+    @property
+    def object_keys(self) -> tuple[str, ...]:
+        """Every object the entry names: the snapshot's and the changes'."""
+        return self.objects + (self.changed_objects or ())
+
     @classmethod
     def parse(cls, doc: _Doc) -> DimensionEntry:
         changed = doc.has("changed_objects") or doc.has("changed_rows")
@@ -411,6 +418,10 @@ class FactEntry:
     partition_keys: tuple[str, ...]
     objects: tuple[FactObject, ...]
     kind: Literal["fact"] = "fact"
+
+    @property
+    def object_keys(self) -> tuple[str, ...]:
+        return tuple(o.key for o in self.objects)
 
     @classmethod
     def parse(cls, doc: _Doc, partition_keys: tuple[str, ...]) -> FactEntry:
@@ -488,9 +499,13 @@ class ProcessedManifest:
         batch_id = _header(doc, "processed", key)
         ingest_batches = doc.texts("ingest_batches")
         if not ingest_batches or not all(is_batch_id(b) for b in ingest_batches):
-            doc.fail(f"must be a non-empty list of batch ids: {list(ingest_batches)}", "ingest_batches")
+            doc.fail(
+                f"must be a non-empty list of batch ids: {list(ingest_batches)}", "ingest_batches"
+            )
         if list(ingest_batches) != sorted(set(ingest_batches)) or ingest_batches[-1] != batch_id:
-            doc.fail("must be in order, each once, ending with the batch's own id", "ingest_batches")
+            doc.fail(
+                "must be in order, each once, ending with the batch's own id", "ingest_batches"
+            )
         tables: dict[str, TableEntry] = {}
         for name, entry in doc.children("tables").items():
             star = STAR_TABLES.get(name)

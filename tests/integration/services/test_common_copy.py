@@ -1,4 +1,5 @@
-"""COPY OUT read in blocks (ingest.copy_out) gives exactly the rows pg8000 gives one by one."""
+"""pipeline_common.copy on a real Postgres: COPY OUT read in blocks gives exactly the rows
+pg8000 gives one by one, and COPY IN takes chunks, files and failures as a load needs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from pg8000.core import COPY_OUT_RESPONSE
 from pg8000.exceptions import DatabaseError
 
-from ingest.copy_out import copy_rows_out
+from pipeline_common.copy import ChunkStream, copy_in, copy_rows_out
 
 # Quotes, commas, newlines and CRs inside values, non-ASCII, NULLs and empty strings, and
 # one value far longer than the socket file's 8 KiB buffer, among 20,000 short rows.
@@ -139,3 +140,85 @@ def test_a_failing_sink_propagates_and_pg8000s_handler_is_put_back(conn: Any) ->
 def test_an_object_without_pg8000s_internals_is_refused() -> None:
     with pytest.raises(TypeError, match="pinned pg8000"):
         copy_rows_out(object(), "COPY (SELECT 1) TO STDOUT", Blocks())  # type: ignore[arg-type]
+
+
+class CsvRows:
+    """A sink that joins the rows back into one CSV document."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write_rows(self, rows: list[bytes]) -> None:
+        self.parts.extend(rows)
+
+    @property
+    def csv(self) -> bytes:
+        return b"".join(self.parts)
+
+
+def _tricky_table(conn: Any, name: str) -> None:
+    conn.run(f"CREATE TEMPORARY TABLE {name} (id int PRIMARY KEY, note text, day text)")
+
+
+def test_rows_copied_out_come_back_in_unchanged_from_chunks_cut_anywhere(conn: Any) -> None:
+    out = CsvRows()
+    copy_rows_out(conn, f"COPY ({TRICKY_SQL}) TO STDOUT (FORMAT csv)", out)
+    data = out.csv
+    _tricky_table(conn, "copied")
+    chunks = [data[i : i + 7777] for i in range(0, len(data), 7777)]  # rows cut mid-value
+
+    rows = copy_in(conn, "COPY copied (id, note, day) FROM STDIN (FORMAT csv)", chunks)
+
+    assert rows == 20_000
+    again = CsvRows()
+    copy_rows_out(conn, "COPY (SELECT * FROM copied ORDER BY id) TO STDOUT (FORMAT csv)", again)
+    assert again.csv == data  # NULL vs '', quotes, CR/LF, non-ASCII and the 200 kB value
+    assert conn.run("SELECT count(*) FROM copied WHERE note IS NULL") == [[2858]]
+
+
+def test_a_binary_file_is_copied_in_as_pg8000_reads_it(conn: Any, tmp_path: Any) -> None:
+    out = CsvRows()
+    copy_rows_out(conn, f"COPY ({TRICKY_SQL}) TO STDOUT (FORMAT csv, HEADER)", out)
+    path = tmp_path / "tricky.csv"
+    path.write_bytes(out.csv)
+    _tricky_table(conn, "from_file")
+
+    with path.open("rb") as stream:
+        rows = copy_in(conn, "COPY from_file FROM STDIN (FORMAT csv, HEADER)", stream)
+
+    assert rows == 20_000
+    assert conn.run("SELECT note FROM from_file WHERE id = 7") == [['say "hi", then\ngo']]
+
+
+def test_an_error_producing_chunks_is_raised_after_the_copy_and_the_connection_stays_usable(
+    conn: Any,
+) -> None:
+    class ReadFailed(Exception):
+        pass
+
+    def chunks() -> Any:
+        yield b"1,a,x\n2,b,y\n"
+        raise ReadFailed("the lake object went away")
+
+    _tricky_table(conn, "partial")
+    conn.run("START TRANSACTION")
+    stream = ChunkStream(chunks())
+
+    with pytest.raises(ReadFailed, match="went away"):
+        copy_in(conn, "COPY partial FROM STDIN (FORMAT csv)", stream)
+
+    assert isinstance(stream.error, ReadFailed)
+    conn.run("ROLLBACK")  # what the caller does: the rows sent before the error go too
+    assert conn.run("SELECT count(*) FROM partial") == [[0]]
+
+
+def test_rows_the_table_refuses_raise_pg8000s_error_and_the_connection_stays_usable(
+    conn: Any,
+) -> None:
+    _tricky_table(conn, "refusing")
+
+    with pytest.raises(DatabaseError) as raised:
+        copy_in(conn, "COPY refusing FROM STDIN (FORMAT csv)", [b"1,a,x\n", b"1,b,y\n"])
+
+    assert raised.value.args[0]["C"] == "23505"  # unique_violation
+    assert conn.run("SELECT count(*) FROM refusing") == [[0]]
