@@ -624,7 +624,7 @@ def export_star_tables(
     """
     import duckdb
 
-    from bench.transform_glue import processed_manifests
+    from local.manifest_files import processed_manifests
 
     conn = pg.connect(warehouse_db)
     try:
@@ -633,10 +633,10 @@ def export_star_tables(
         conn.close()
     files: dict[str, list[str]] = {}
     for manifest in processed_manifests(processed_dir):
-        for table, entry in (manifest.get("tables") or {}).items():
-            objects = [o if isinstance(o, str) else o["key"] for o in entry.get("objects", [])]
+        for table, entry in manifest.tables.items():
+            objects = entry.objects if entry.kind == "dimension" else entry.object_keys
             paths = [str(processed_dir / key) for key in objects]
-            if entry.get("kind") == "dimension":
+            if entry.kind == "dimension":
                 files[table] = paths
             else:
                 files.setdefault(table, []).extend(paths)

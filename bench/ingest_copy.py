@@ -1,6 +1,6 @@
 """The source's limit: bare `COPY (SELECT ...) TO STDOUT` of every table, drained to nothing.
 
-The rows are read as ingest reads them (ingest.copy_out, whole buffers of CopyData
+The rows are read as ingest reads them (pipeline_common.copy, whole buffers of CopyData
 messages at a time), so the limit is what Postgres sends, not what pg8000's one-call-per-row
 loop can take: on a million-order source (3.0M rows) that loop costs 3.7 s of client CPU
 where the server needs 1.9 s; the drain takes 3.7 s through it and 2.5 s this way.
@@ -13,8 +13,8 @@ from typing import Any
 
 from bench.measure import child_main, secret_from_env, timed
 from bench.source import TOTESYS_TABLES, select_sql
-from ingest.copy_out import copy_rows_out
 from local.services import connect_secret
+from pipeline_common.copy import copy_rows_out
 
 
 class _Sink:

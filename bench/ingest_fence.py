@@ -18,12 +18,12 @@ from typing import Any
 
 from bench.measure import child_main, secret_from_env
 from bench.source import TOTESYS_TABLES
-from ingest.copy_out import copy_rows_out
 from ingest.extract import copy_sql
 from ingest.fence import Fence, read_current_snapshot, read_seen_xids
 from ingest.source import describe_tables
 from ingest.window import Window, format_timestamp
 from local.services import connect_secret
+from pipeline_common.copy import copy_rows_out
 
 
 class _Sink:

@@ -26,6 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pipeline_common.contracts.manifests import IngestManifest
+from pipeline_common.s3objects import read_json
+
 ROOT = Path(__file__).resolve().parent.parent
 for path in (ROOT / "layers" / "common", ROOT / "ingest_fn", ROOT):
     if str(path) not in sys.path:
@@ -159,7 +162,7 @@ def run(args: argparse.Namespace, extract: subprocess.Popen[str]) -> None:
         figures = json.loads(stdout.strip().splitlines()[-1])
         children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         manifest_key = figures["summary"]["manifest_key"]
-        manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=manifest_key)["Body"].read())
+        manifest = IngestManifest.from_json(read_json(s3, BUCKET, manifest_key), manifest_key)
         rows = sum(figures["summary"]["rows"].values())
         print(
             f"extract: {rows:,} rows in {figures['seconds']:.1f} s = "
@@ -174,12 +177,12 @@ def run(args: argparse.Namespace, extract: subprocess.Popen[str]) -> None:
             f"getrusage(RUSAGE_CHILDREN): {children_kb / 1024:.1f} MB)"
         )
         print(f"{'table':<16}{'rows':>10}{'parts':>7}{'gzip MB':>10}{'csv MB':>10}{'B/row':>8}")
-        for table, entry in manifest["tables"].items():
-            csv_bytes = sum(_csv_bytes(s3, part["key"]) for part in entry["parts"])
+        for table, entry in manifest.tables.items():
+            csv_bytes = sum(_csv_bytes(s3, part.key) for part in entry.parts)
             print(
-                f"{table:<16}{entry['rows']:>10,}{len(entry['parts']):>7}"
-                f"{entry['bytes'] / 1e6:>10.1f}{csv_bytes / 1e6:>10.1f}"
-                f"{csv_bytes / entry['rows']:>8.0f}"
+                f"{table:<16}{entry.rows:>10,}{len(entry.parts):>7}"
+                f"{entry.bytes / 1e6:>10.1f}{csv_bytes / 1e6:>10.1f}"
+                f"{csv_bytes / entry.rows:>8.0f}"
             )
     finally:
         moto.stop()

@@ -13,6 +13,8 @@ from typing import Any
 
 from bench.measure import QueryCounter, child_main, timed
 from local.lambda_runtime import REPO_ROOT, LambdaContext, load_handler
+from pipeline_common.contracts.manifests import IngestManifest
+from pipeline_common.s3objects import read_json
 
 FUNCTION_NAME = "totesys-ingest"
 
@@ -49,10 +51,10 @@ def _work(args: argparse.Namespace) -> dict[str, Any]:
     tables: dict[str, int] = {}
     size = 0
     for key in new:
-        manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        for table, entry in manifest.get("tables", {}).items():
-            tables[table] = tables.get(table, 0) + int(entry["rows"])
-            size += int(entry.get("bytes", 0))
+        manifest = IngestManifest.from_json(read_json(s3, bucket, key), key)
+        for table, entry in manifest.tables.items():
+            tables[table] = tables.get(table, 0) + entry.rows
+            size += entry.bytes
     return {
         "seconds": clock["seconds"],
         "rows": sum(tables.values()),

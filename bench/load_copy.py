@@ -19,9 +19,10 @@ from typing import Any
 import pg8000.native
 
 from bench.measure import child_main, secret_from_env, timed
-from bench.source import quote_ident
 from bench.warehouse import LOAD_ORDER, recreate_scratch_schema, star_row_counts
 from local.services import connect_secret
+from pipeline_common.copy import copy_in
+from pipeline_common.postgres import quote_identifier, quote_identifiers
 
 SCHEMA = "bench_copy"
 SCHEMA_WITH_KEYS = "bench_copy_keys"
@@ -59,22 +60,22 @@ def _work(args: argparse.Namespace) -> dict[str, Any]:
                 path = args.csv_dir / f"{table}.csv"
                 with path.open("rb") as stream:
                     header = stream.readline().decode().rstrip("\r\n").split(",")
-                    cols = ", ".join(quote_ident(c) for c in header)
-                    conn.run(
-                        f"COPY {quote_ident(schema)}.{quote_ident(table)} ({cols}) "
-                        f"FROM STDIN (FORMAT csv)",
-                        stream=stream,
+                    copy_in(
+                        conn,
+                        f"COPY {quote_identifier(schema)}.{quote_identifier(table)} "
+                        f"({quote_identifiers(header)}) FROM STDIN (FORMAT csv)",
+                        stream,
                     )
             # the definitions name the tables they refer to unqualified: find the scratch ones
-            conn.run(f"SET LOCAL search_path = {quote_ident(schema)}")
+            conn.run(f"SET LOCAL search_path = {quote_identifier(schema)}")
             for table, name, definition in keys:
                 conn.run(
-                    f"ALTER TABLE {quote_ident(schema)}.{quote_ident(table)} "
-                    f"ADD CONSTRAINT {quote_ident(name)} {definition}"
+                    f"ALTER TABLE {quote_identifier(schema)}.{quote_identifier(table)} "
+                    f"ADD CONSTRAINT {quote_identifier(name)} {definition}"
                 )
             conn.run("COMMIT")
         tables = star_row_counts(conn, schema)
-        conn.run(f"DROP SCHEMA {quote_ident(schema)} CASCADE")
+        conn.run(f"DROP SCHEMA {quote_identifier(schema)} CASCADE")
     finally:
         conn.close()
     return {

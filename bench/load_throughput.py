@@ -41,6 +41,13 @@ from loader.load import run
 from loader.schema import STAR_TABLES
 from loader.settings import Settings
 from local.services import aws_env, find_pg_server, patched_env, start_moto_server
+from pipeline_common.contracts.manifests import (
+    DimensionEntry,
+    FactEntry,
+    FactObject,
+    ProcessedManifest,
+    TableEntry,
+)
 
 FACT = STAR_TABLES["fact_sales_order"]
 FIRST_DAY = dt.date(2024, 1, 1)
@@ -155,13 +162,9 @@ def put_dimension_batch(s3: Any, dims: dict[str, pa.Table]) -> None:
     for name, table in dims.items():
         key = f"_changes/{name}/batch={DIMENSION_BATCH}/part-00000.snappy.parquet"
         s3.put_object(Bucket=BUCKET, Key=key, Body=parquet_bytes(table))
-        tables[name] = {
-            "kind": "dimension",
-            "rows": table.num_rows,
-            "objects": [],
-            "changed_rows": table.num_rows,
-            "changed_objects": [key],
-        }
+        tables[name] = DimensionEntry(
+            f"{name}/snapshot={DIMENSION_BATCH}/", table.num_rows, (), table.num_rows, (key,)
+        )
     put_manifest(s3, DIMENSION_BATCH, tables)
 
 
@@ -173,27 +176,15 @@ def put_fact_batch(s3: Any, facts: pa.Table) -> int:
         part = facts.filter(pc.equal(months, month))
         key = f"fact_sales_order/created_month={month}/batch-{FACT_BATCH}-00000.snappy.parquet"
         s3.put_object(Bucket=BUCKET, Key=key, Body=parquet_bytes(part))
-        objects.append({"key": key, "partition": {"created_month": month}, "rows": part.num_rows})
-    put_manifest(
-        s3,
-        FACT_BATCH,
-        {
-            "fact_sales_order": {
-                "kind": "fact",
-                "rows": facts.num_rows,
-                "partition_keys": ["created_month"],
-                "objects": objects,
-            }
-        },
-    )
+        objects.append(FactObject(key, {"created_month": month}, part.num_rows))
+    entry = FactEntry("fact_sales_order/", facts.num_rows, ("created_month",), tuple(objects))
+    put_manifest(s3, FACT_BATCH, {"fact_sales_order": entry})
     return len(objects)
 
 
-def put_manifest(s3: Any, batch_id: str, tables: dict[str, Any]) -> None:
-    manifest = {"format_version": 1, "kind": "processed", "batch_id": batch_id, "tables": tables}
-    s3.put_object(
-        Bucket=BUCKET, Key=f"_manifests/{batch_id}.json", Body=json.dumps(manifest).encode()
-    )
+def put_manifest(s3: Any, batch_id: str, tables: dict[str, TableEntry]) -> None:
+    manifest = ProcessedManifest(batch_id, (batch_id,), tables)
+    s3.put_object(Bucket=BUCKET, Key=manifest.key, Body=json.dumps(manifest.to_json()).encode())
 
 
 def plain_copy(conn: Any, facts: pa.Table) -> float:

@@ -10,14 +10,10 @@ from typing import Any
 import pg8000.native
 
 from local.totesys.schema import TABLES
+from pipeline_common.postgres import quote_identifier, quote_identifiers
 
 # The source's own table list (the generator's schema of record), not ingest_fn's.
 TOTESYS_TABLES = TABLES
-
-
-def quote_ident(name: str) -> str:
-    """A Postgres identifier, quoted (names come from the allow-list above or the catalog)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def primary_key(table: str) -> str:
@@ -39,9 +35,9 @@ def table_columns(conn: pg8000.native.Connection, table: str) -> list[str]:
 
 def select_sql(conn: pg8000.native.Connection, table: str, limit: int | None = None) -> str:
     """SELECT of every column of a table, ordered by its primary key, as ingest extracts it."""
-    cols = ", ".join(quote_ident(c) for c in table_columns(conn, table))
-    order = quote_ident(primary_key(table))
-    sql = f"SELECT {cols} FROM {quote_ident(table)} ORDER BY {order}"  # nosec B608 - allow-list
+    cols = quote_identifiers(table_columns(conn, table))
+    order = quote_identifier(primary_key(table))
+    sql = f"SELECT {cols} FROM {quote_identifier(table)} ORDER BY {order}"  # nosec B608 - allow-list
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return sql
@@ -50,7 +46,7 @@ def select_sql(conn: pg8000.native.Connection, table: str, limit: int | None = N
 def row_counts(conn: pg8000.native.Connection) -> dict[str, int]:
     """Exact row counts of the ToteSys tables."""
     return {
-        t: int(conn.run(f"SELECT count(*) FROM {quote_ident(t)}")[0][0])  # nosec B608
+        t: int(conn.run(f"SELECT count(*) FROM {quote_identifier(t)}")[0][0])  # nosec B608
         for t in TOTESYS_TABLES
     }
 

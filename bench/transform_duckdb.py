@@ -8,13 +8,14 @@ created_month, created_date kept in the files), as the Glue job does.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 from bench.measure import child_main, timed
+from local import manifest_files
 from local.demo import STAR_TABLES
+from pipeline_common.contracts.manifests import IngestManifest
 
 SQL_FILE = Path(__file__).with_name("duckdb_star.sql")
 _SIMPLE_TYPES = {
@@ -39,27 +40,25 @@ def duckdb_type(column: dict[str, Any]) -> str:
     return _SIMPLE_TYPES.get(udt, "VARCHAR")
 
 
-def read_ingest_manifests(ingest_dir: Path) -> list[dict[str, Any]]:
+def read_ingest_manifests(ingest_dir: Path) -> list[IngestManifest]:
     """Every ingest manifest under a local copy of the ingest bucket, oldest first."""
-    return [json.loads(p.read_text()) for p in sorted((ingest_dir / "_manifests").glob("*.json"))]
+    return manifest_files.ingest_manifests(ingest_dir)
 
 
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def source_views(ingest_dir: Path, manifests: list[dict[str, Any]]) -> tuple[list[str], int]:
+def source_views(ingest_dir: Path, manifests: list[IngestManifest]) -> tuple[list[str], int]:
     """CREATE VIEW src_<table> statements over the manifests' parts, and the input row count."""
     files: dict[str, list[str]] = {}
     columns: dict[str, list[dict[str, Any]]] = {}
     rows = 0
     for manifest in manifests:
-        for table, entry in manifest["tables"].items():
-            files.setdefault(table, []).extend(
-                str(ingest_dir / part["key"]) for part in entry["parts"]
-            )
-            columns[table] = entry["columns"]
-            rows += int(entry["rows"])
+        for table, entry in manifest.tables.items():
+            files.setdefault(table, []).extend(str(ingest_dir / part.key) for part in entry.parts)
+            columns[table] = [column.to_json() for column in entry.columns]
+            rows += entry.rows
     views = []
     for table, paths in files.items():
         struct = ", ".join(

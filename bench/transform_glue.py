@@ -9,32 +9,24 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 from bench.measure import child_main, spread, timed
+from local.manifest_files import processed_manifests
 from local.spark import counted_jobs
-
-
-def processed_manifests(processed_dir: Path) -> list[dict[str, Any]]:
-    """The processed manifests under a processed directory, oldest first."""
-    return [
-        json.loads(path.read_text())
-        for path in sorted((processed_dir / "_manifests").glob("*.json"))
-    ]
 
 
 def processed_counts(processed_dir: Path) -> dict[str, int]:
     """Rows per star table over the processed manifests the job wrote."""
     counts: dict[str, int] = {}
     for manifest in processed_manifests(processed_dir):
-        for table, entry in (manifest.get("tables") or {}).items():
-            if entry.get("kind") == "dimension":
-                counts[table] = int(entry["rows"])  # a snapshot: the newest is the table
+        for table, entry in manifest.tables.items():
+            if entry.kind == "dimension":
+                counts[table] = entry.rows  # a snapshot: the newest is the table
             else:
-                counts[table] = counts.get(table, 0) + int(entry["rows"])
+                counts[table] = counts.get(table, 0) + entry.rows
     return counts
 
 
@@ -154,9 +146,7 @@ def _work(args: argparse.Namespace) -> dict[str, Any]:
             spark_jobs.append(jobs["jobs"])
             counts = processed_counts(processed)
             quarantined = sum(
-                int(entry.get("rows", 0))
-                for manifest in processed_manifests(processed)
-                for entry in (manifest.get("quarantine") or {}).values()
+                sum(manifest.quarantined.values()) for manifest in processed_manifests(processed)
             )
             if rep < args.repeat - 1:
                 shutil.rmtree(processed)  # keep the last run's output for the load stage

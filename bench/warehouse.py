@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pg8000.native
 
-from bench.source import quote_ident
 from bench.transform_duckdb import STAR_TABLES
+from pipeline_common.postgres import quote_identifier
 
 DIMENSION_KEYS = {
     "dim_date": "date_id",
@@ -40,8 +40,9 @@ def loadable_columns(
 
 def star_row_counts(conn: pg8000.native.Connection, schema: str = "public") -> dict[str, int]:
     """Exact row counts of the 11 star tables in a schema."""
+    qualifier = quote_identifier(schema)
     return {
-        t: int(conn.run(f"SELECT count(*) FROM {quote_ident(schema)}.{quote_ident(t)}")[0][0])  # nosec B608
+        t: int(conn.run(f"SELECT count(*) FROM {qualifier}.{quote_identifier(t)}")[0][0])  # nosec B608
         for t in STAR_TABLES
     }
 
@@ -57,10 +58,10 @@ def recreate_scratch_schema(
     from loader.migrations import apply_migrations  # load_fn is on the children's path
 
     apply_migrations(conn)
-    conn.run(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
-    conn.run(f"CREATE SCHEMA {quote_ident(schema)}")
+    conn.run(f"DROP SCHEMA IF EXISTS {quote_identifier(schema)} CASCADE")
+    conn.run(f"CREATE SCHEMA {quote_identifier(schema)}")
     for table in STAR_TABLES:
         conn.run(
-            f"CREATE TABLE {quote_ident(schema)}.{quote_ident(table)} "
-            f"(LIKE public.{quote_ident(table)} {like})"
+            f"CREATE TABLE {quote_identifier(schema)}.{quote_identifier(table)} "
+            f"(LIKE public.{quote_identifier(table)} {like})"
         )

@@ -2185,7 +2185,7 @@ class StarSchemaPass:
         fact_writes: list[tuple[TableWrite | None, Settled]] = results[len(states) :]
 
         state = {w.table: w.pointer for w, _ in state_writes}
-        state_rows = {
+        current_rows = {
             **(self.previous.state_rows if self.previous else {}),
             **{w.table: w.rows for w, _ in state_writes},
         }
@@ -2197,7 +2197,7 @@ class StarSchemaPass:
                     self.dimensions.rebuild_dimension,
                     d,
                     self.states,
-                    int(state_rows.get(DIMENSION_SOURCES[d][0], 0)),
+                    int(current_rows.get(DIMENSION_SOURCES[d][0], 0)),
                 )
                 for d in dims
             ]
@@ -2217,9 +2217,7 @@ class StarSchemaPass:
             state=state,
             state_rows={w.table: w.rows for w, _ in state_writes},
             snapshots={
-                w.name: w.entry["location"]
-                for w in tables
-                if w.name in STAR_SCHEMAS and w.entry["kind"] == "dimension"
+                w.name: w.entry["location"] for w in tables if w.entry["kind"] == "dimension"
             },
             date_range=date_range,
             tables={w.name: w.entry for w in tables},

@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from local import manifest_files
 from local.statedir import NAMES, StateDir
+from pipeline_common.contracts.manifests import ManifestError
 
 
 class HistoryError(RuntimeError):
@@ -51,17 +53,6 @@ class History:
     freshness: list[FreshnessPoint] = field(default_factory=list)
 
 
-def _manifests(folder: Path) -> Iterator[dict[str, Any]]:
-    for path in sorted(folder.glob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise HistoryError(f"cannot read manifest {path}: {exc}") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("batch_id"), str):
-            raise HistoryError(f"manifest {path} has no batch_id")
-        yield data
-
-
 def _log_lines(logs_dir: Path) -> Iterator[dict[str, Any]]:
     """Every JSON object in the run logs; other lines (a crash's traceback) are skipped."""
     for path in sorted(logs_dir.glob("run-*.jsonl")):
@@ -82,29 +73,25 @@ def _timestamp(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _star_rows(entry: dict[str, Any]) -> int:
-    """Rows the transform wrote for a star table: a dimension's changed rows, a fact's rows."""
-    rows = entry.get("changed_rows", entry.get("rows"))
-    return int(rows or 0)
-
-
 def read_history(state: StateDir) -> History:
     """Batches from the ingest and processed manifests, durations and freshness from logs."""
     batches: dict[str, BatchHistory] = {}
     owner: dict[str, str] = {}  # ingest batch id -> the processed batch that covered it
     ingested: dict[str, int] = {}
-    for manifest in _manifests(state.bucket_dir(NAMES.ingest_bucket) / "_manifests"):
-        tables = manifest.get("tables") or {}
-        ingested[manifest["batch_id"]] = sum(int(t.get("rows", 0)) for t in tables.values())
-    for manifest in _manifests(state.bucket_dir(NAMES.processed_bucket) / "_manifests"):
-        batch = batches.setdefault(manifest["batch_id"], BatchHistory(manifest["batch_id"]))
-        covered = [str(b) for b in manifest.get("ingest_batches") or []]
-        for ingest_id in covered:
+    try:
+        landed = manifest_files.ingest_manifests(state.bucket_dir(NAMES.ingest_bucket))
+        processed = manifest_files.processed_manifests(state.bucket_dir(NAMES.processed_bucket))
+    except ManifestError as exc:
+        raise HistoryError(str(exc)) from exc
+    for ingest in landed:
+        ingested[ingest.batch_id] = sum(ingest.rows.values())
+    for manifest in processed:
+        batch = batches.setdefault(manifest.batch_id, BatchHistory(manifest.batch_id))
+        for ingest_id in manifest.ingest_batches:
             owner[ingest_id] = batch.batch_id
-        batch.ingested_rows = sum(ingested.get(b, 0) for b in covered)
-        batch.transformed_rows = sum(_star_rows(t) for t in (manifest.get("tables") or {}).values())
-        quarantine = manifest.get("quarantine") or {}
-        batch.quarantined_rows = sum(int(q.get("rows", 0)) for q in quarantine.values())
+        batch.ingested_rows = sum(ingested.get(b, 0) for b in manifest.ingest_batches)
+        batch.transformed_rows = sum(manifest_files.star_rows(manifest).values())
+        batch.quarantined_rows = sum(manifest.quarantined.values())
     for ingest_id, rows in ingested.items():
         if ingest_id not in owner:  # landed, not transformed yet
             batches[ingest_id] = BatchHistory(ingest_id, ingested_rows=rows)

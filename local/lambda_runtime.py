@@ -3,11 +3,17 @@
 Lambda puts the function's folder and its layers on the import path and imports `app`
 once per container; here each function's `app.py` is imported under its own module name
 (both functions name their handler module `app`), after the environment is set.
+
+`invoke_async` invokes as an asynchronous invocation runs: a raised error is retried up to
+the function's `EventInvokeConfig.MaximumRetryAttempts` in template.yaml (at once, where
+Lambda waits one, then two minutes), and a returned terminal failure body
+(pipeline_common.handler) is a failure too, raised so the runner reports it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import logging
 import sys
@@ -17,8 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from local.cfn import load_template, resources_of_type
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAYER_PATHS = (REPO_ROOT / "layers" / "common",)
+DEFAULT_MAXIMUM_RETRY_ATTEMPTS = 2
+"""Lambda's default for an asynchronous invocation without EventInvokeConfig."""
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -55,6 +65,11 @@ def ensure_layers_on_path() -> None:
         _ensure_on_path(path)
 
 
+ensure_layers_on_path()
+
+from pipeline_common.errors import TerminalError  # noqa: E402 - needs the layer on sys.path
+
+
 def load_handler(function_dir: str) -> Handler:
     """Import `<function_dir>/app.py` (layers and the folder on sys.path) and return its handler."""
     folder = REPO_ROOT / function_dir
@@ -74,6 +89,61 @@ def load_handler(function_dir: str) -> Handler:
             del sys.modules[module_name]
             raise
     return module.lambda_handler  # type: ignore[no-any-return]
+
+
+class FunctionFailedError(TerminalError):
+    """An invocation that returned a terminal failure body: Lambda records no error and does
+    not retry it, but the stage failed, and the local runner says so."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__(
+            f"{body.get('message') or body.get('error')} "
+            f"[{body.get('error')}, terminal: not retried]"
+        )
+        self.body = body
+
+
+@functools.cache
+def _template(path: Path, mtime_ns: int) -> dict[str, Any]:
+    del mtime_ns  # part of the cache key only: an edited template is read again
+    return load_template(path)
+
+
+def maximum_retry_attempts(template_path: Path, function_dir: str) -> int:
+    """The retries Lambda gives a failed asynchronous invocation of the function whose
+    CodeUri is `function_dir`: its EventInvokeConfig's MaximumRetryAttempts (default 2)."""
+    path = Path(template_path)
+    template = _template(path, path.stat().st_mtime_ns)
+    for resource in resources_of_type(template, "AWS::Serverless::Function").values():
+        props = resource.get("Properties") or {}
+        if str(props.get("CodeUri", "")).rstrip("/") == function_dir.rstrip("/"):
+            config = props.get("EventInvokeConfig") or {}
+            return int(config.get("MaximumRetryAttempts", DEFAULT_MAXIMUM_RETRY_ATTEMPTS))
+    raise KeyError(f"{template_path} has no function with CodeUri {function_dir}")
+
+
+def invoke_async(
+    handler: Handler,
+    event: dict[str, Any],
+    context: Any,
+    retries: int,
+    on_retry: Callable[[int, Exception], None] | None = None,
+) -> Any:
+    """Invoke, retrying a raised error up to `retries` times as Lambda does; a response
+    with `"status": "failed"` is raised as FunctionFailedError (from the error, in process)."""
+    for attempt in range(retries + 1):
+        try:
+            response = handler(event, context)
+        except Exception as exc:
+            if attempt == retries:
+                raise
+            if on_retry is not None:
+                on_retry(attempt + 1, exc)
+            continue
+        if isinstance(response, dict) and response.get("status") == "failed":
+            raise FunctionFailedError(response) from getattr(response, "error", None)
+        return response
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def unload_handlers() -> None:

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 import duckdb
 
 from local.statedir import StateDir
+from pipeline_common.errors import UnsafeIdentifierError
+from pipeline_common.postgres import quote_identifier
 
 _SIMPLE_TYPES = {
     "int": "INTEGER",
@@ -35,7 +37,6 @@ _SIMPLE_TYPES = {
 }
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 _VARCHAR = re.compile(r"^(var)?char\(\d+\)$")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class LakeQueryError(RuntimeError):
@@ -67,9 +68,12 @@ def duckdb_type(glue_type: str) -> str:
 
 
 def _quote(name: str) -> str:
-    if not _NAME.match(name):
-        raise LakeQueryError(f"catalog name {name!r} is not a plain identifier")
-    return f'"{name}"'
+    """A catalog name quoted for DuckDB (whose quoting is Postgres's), from the one allow-list
+    the stages use: Glue keeps names in lower case, so a catalog name outside it is an error."""
+    try:
+        return quote_identifier(name)
+    except UnsafeIdentifierError as exc:
+        raise LakeQueryError(f"catalog name {name!r} is not a plain identifier") from exc
 
 
 def _literal(text: str) -> str:

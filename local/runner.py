@@ -388,9 +388,24 @@ class LocalPipeline:
         return events
 
     def _invoke(self, function_dir: str, event: dict[str, Any]) -> Any:
+        """Invoke asynchronously, as the schedule or rule does: a raised error is retried up
+        to the function's MaximumRetryAttempts in the template; a returned terminal failure
+        raises FunctionFailedError (local.lambda_runtime.invoke_async)."""
+        # (imported here to keep this change inside _invoke; belongs with the imports above)
+        from local.lambda_runtime import invoke_async, maximum_retry_attempts
+
         if self._log is None:
             raise RuntimeError("the local pipeline is not open")
+        log = self._log
         env = self._function_env[function_dir]
+        retries = maximum_retry_attempts(self.template_path, function_dir)
+
+        def log_retry(attempt: int, exc: Exception) -> None:
+            line: dict[str, Any] = {"level": "WARNING", "message": "Lambda retries the invocation"}
+            line.update(retry=attempt, of=retries, error=_describe(exc))
+            log.write(json.dumps(line))
+            log.write("\n")
+
         with (
             patched_env(env),
             contextlib.redirect_stdout(self._log),
@@ -401,7 +416,7 @@ class LocalPipeline:
             try:
                 with logs_routed_to(self._log), self.function_access.running_as(function_dir):
                     context = LambdaContext(function_name=env["AWS_LAMBDA_FUNCTION_NAME"])
-                    return handler(event, context)
+                    return invoke_async(handler, event, context, retries, log_retry)
             finally:
                 # Python warnings (Powertools' "no metrics") belong with the function's logs.
                 for warning in caught:

@@ -6,7 +6,6 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import pg8000.native
 from aws_lambda_powertools import Logger

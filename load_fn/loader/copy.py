@@ -32,7 +32,8 @@ def create_staging_table(conn: Connection, table: StarTable) -> str:
     name = staging_table_name(table)
     conn.run(
         f"CREATE TEMPORARY TABLE {quote_identifier(name)} ON COMMIT DROP AS "  # nosec B608
-        f"SELECT {quote_identifiers(table.column_names)} FROM {quote_identifier(table.name)} WITH NO DATA"
+        f"SELECT {quote_identifiers(table.column_names)} "
+        f"FROM {quote_identifier(table.name)} WITH NO DATA"
     )
     return name
 

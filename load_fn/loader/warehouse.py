@@ -31,6 +31,7 @@ MIGRATION_LOCK_KEY = 7_246_001
 LOADER_LOCK_KEY = 7_246_002
 """pg_advisory_lock key held by the one run that may load batches at a time."""
 
+
 def describe(exc: DatabaseError) -> str:
     """Server message and the names it concerns, never a row's values (nor the statement)."""
     return describe_database_error(exc)

@@ -204,7 +204,10 @@ def _constraints_added_after(
     batch loads.
     """
     for key in keys:
-        conn.run(f"ALTER TABLE {quote_identifier(key.table)} DROP CONSTRAINT {quote_identifier(key.name)}")
+        conn.run(
+            f"ALTER TABLE {quote_identifier(key.table)} "
+            f"DROP CONSTRAINT {quote_identifier(key.name)}"
+        )
     yield
     started = time.monotonic()
     for key in reversed(keys):

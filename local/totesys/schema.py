@@ -8,12 +8,8 @@ from pathlib import Path
 
 import pg8000.native
 
-from local.lambda_runtime import ensure_layers_on_path
 from local.totesys.exceptions import NotEmptyError, SchemaExistsError, SchemaMissingError
-
-ensure_layers_on_path()  # the generator quotes names as the stages do, with the common layer
-
-from pipeline_common.postgres import quote_identifier  # noqa: E402 - needs the layer on sys.path
+from pipeline_common.postgres import quote_identifier  # on sys.path: see local/__init__.py
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 

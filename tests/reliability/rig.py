@@ -13,7 +13,6 @@ import contextlib
 import io
 import json
 import logging
-import os
 import re
 import secrets
 import sys
@@ -289,11 +288,11 @@ class Rig:
     # ---- reaching into the running stages ----------------------------------------------
     def ingest_s3(self) -> Any:
         """The ingest handler's S3 client (made at import, as in a Lambda container)."""
-        return sys.modules["ingest_fn_app"].S3
+        return sys.modules["ingest_fn_app"].INIT.get().s3
 
     def load_s3(self) -> Any:
-        """The load handler's S3 client (made once per container and endpoint)."""
-        return sys.modules["load_fn_app"]._clients(os.environ.get("AWS_ENDPOINT_URL"))[0]
+        """The load handler's S3 client (made at import, as in a Lambda container)."""
+        return sys.modules["load_fn_app"].INIT.get().s3
 
     @contextlib.contextmanager
     def hook(self, client: Any, event: str, handler: Callable[..., Any]) -> Iterator[None]:

@@ -135,9 +135,7 @@ class ChunkStream:
             self.error = exc
 
 
-def copy_in(
-    conn: pg8000.native.Connection, sql: str, source: Iterable[bytes] | IO[bytes]
-) -> int:
+def copy_in(conn: pg8000.native.Connection, sql: str, source: Iterable[bytes] | IO[bytes]) -> int:
     """Run `sql` (a `COPY ... FROM STDIN`) with `source`'s bytes; returns the rows COPY took.
 
     `source` is a binary file (read by pg8000 in 8 KiB blocks) or an iterable of chunks,

@@ -8,9 +8,12 @@ import pytest
 
 from pipeline_common.contracts.batch import (
     BatchIdError,
+    TimestampFormatError,
     batch_id_for,
     batch_time,
     check_batch_id,
+    format_timestamp,
+    parse_timestamp,
 )
 from pipeline_common.contracts.keys import (
     batch_id_of_manifest_key,
@@ -52,6 +55,7 @@ def test_manifest_keys_are_recognised_and_nothing_else() -> None:
     )
     assert batch_id_of_manifest_key("_manifests/20241115T144100123456Z.json.tmp") is None
     assert batch_id_of_manifest_key("_manifests/notes.json") is None
+    assert batch_id_of_manifest_key("_manifests/20241115T144100123456Z.json\n") is None
 
 
 def test_a_bad_batch_id_never_becomes_a_key() -> None:
@@ -70,3 +74,19 @@ def test_a_batch_id_names_its_utc_time_and_nothing_else_passes() -> None:
             check_batch_id(text)
     with pytest.raises(BatchIdError, match="not a batch id: 20241115"):
         check_batch_id(20241115)
+
+
+def test_a_watermark_timestamp_is_exactly_six_fraction_digits_and_a_real_time() -> None:
+    assert parse_timestamp("2024-11-15 14:41:00.123000") == dt.datetime(
+        2024, 11, 15, 14, 41, 0, 123000
+    )
+    assert format_timestamp(dt.datetime(2024, 11, 15, 14, 41, tzinfo=dt.UTC)) == (
+        "2024-11-15 14:41:00.000000"
+    )
+    for text in (
+        "2024-11-15 14:41:00.123",
+        "2024-11-15 14:41:00.123000\n",
+        "2024-02-30 00:00:00.000000",
+    ):
+        with pytest.raises(TimestampFormatError):
+            parse_timestamp(text)

@@ -26,6 +26,24 @@ def ingest_manifest(batch_id: str) -> dict[str, Any]:
 B1, B2, B3 = "20241115T144100000000Z", "20241115T144400000000Z", "20241115T144700000000Z"
 
 
+def processed_manifest(batch_id: str) -> dict[str, Any]:
+    """The smallest processed manifest the contract allows: a pass that wrote no table."""
+    return {
+        "format_version": 1,
+        "kind": "processed",
+        "batch_id": batch_id,
+        "ingest_batches": [batch_id],
+        "created_at": "2024-11-15T14:50:00+00:00",
+        "state": {},
+        "state_rows": {},
+        "snapshots": {},
+        "date_range": None,
+        "tables": {},
+        "quarantine": {},
+        "warnings": {},
+    }
+
+
 def test_local_location_reads_writes_lists_moves_and_deletes(tmp_path: Path) -> None:
     place = job.LocalLocation(tmp_path)
     assert place.read_json("_manifests/x.json") is None
@@ -67,8 +85,8 @@ def test_pending_batches_are_the_ingest_manifests_after_the_last_processed_one(
     for batch in (B1, B2, B3):
         write_json(ingest.root, f"_manifests/{batch}.json", ingest_manifest(batch))
     write_json(ingest.root, "_manifests/notes.json", {"not": "a manifest"})
-    assert [m["batch_id"] for m in job.list_pending_batches(ingest, "")] == [B1, B2, B3]
-    assert [m["batch_id"] for m in job.list_pending_batches(ingest, B1)] == [B2, B3]
+    assert [m.batch_id for m in job.list_pending_batches(ingest, "")] == [B1, B2, B3]
+    assert [m.batch_id for m in job.list_pending_batches(ingest, B1)] == [B2, B3]
     assert job.list_pending_batches(ingest, B3) == []
 
 
@@ -84,20 +102,20 @@ def test_an_unfinished_pass_is_redone_with_exactly_its_batches(tmp_path: Path) -
     processed = job.LocalLocation(tmp_path / "out")
     for batch in (B1, B2, B3):
         write_json(ingest.root, f"_manifests/{batch}.json", ingest_manifest(batch))
-    previous = {"batch_id": B1}
     processed.write_json(job.INFLIGHT_KEY, {"batch_id": B2, "ingest_batches": [B2]})
-    assert [b["batch_id"] for b in job.plan_batches(processed, ingest, previous)] == [B2]
+    assert [b.batch_id for b in job.plan_batches(processed, ingest, B1)] == [B2]
     # Once B2 is committed the record is stale and everything after it is pending.
-    assert [b["batch_id"] for b in job.plan_batches(processed, ingest, {"batch_id": B2})] == [B3]
+    assert [b.batch_id for b in job.plan_batches(processed, ingest, B2)] == [B3]
 
 
 def test_latest_processed_manifest_is_the_newest_batch(tmp_path: Path) -> None:
     processed = job.LocalLocation(tmp_path)
     assert job.latest_processed_manifest(processed) is None
     for batch in (B2, B1):
-        processed.write_json(f"_manifests/{batch}.json", {"kind": "processed", "batch_id": batch})
+        processed.write_json(f"_manifests/{batch}.json", processed_manifest(batch))
     processed.write_json(job.INFLIGHT_KEY, {"batch_id": B3})
-    assert job.latest_processed_manifest(processed) == {"kind": "processed", "batch_id": B2}
+    latest = job.latest_processed_manifest(processed)
+    assert latest is not None and latest.to_json() == processed_manifest(B2)
 
 
 def test_catalog_table_input_uses_the_written_schema_and_parquet_serde() -> None:

@@ -71,8 +71,10 @@ def write_part(root: Path, table: str, batch: str, text: str) -> str:
     return f"file://{path}"
 
 
-def read_validated(spark: Any, uris: list[str], columns: list[dict[str, Any]], table: str) -> Any:
-    raw = job.read_csv_parts(spark, uris, job.raw_schema(columns))
+def read_validated(
+    spark: Any, uris: list[str], columns: list[dict[str, Any]], table: str, batch_id: str
+) -> Any:
+    raw = job.read_csv_parts(spark, uris, job.raw_schema(columns), batch_id)
     return job.validate_rows(raw, columns, table).cache()
 
 
@@ -103,7 +105,7 @@ def test_sales_order_rows_are_typed_and_bad_rows_rejected_with_reasons(
 ) -> None:
     text = SALES_HEADER + "\n".join([GOOD_1, *BAD_ROWS, GOOD_9]) + "\n"
     uri = write_part(tmp_path, "sales_order", B1, text)
-    validated = read_validated(spark, [uri], SALES_COLUMNS, "sales_order")
+    validated = read_validated(spark, [uri], SALES_COLUMNS, "sales_order", B1)
 
     expect(
         job.valid_rows(validated),
@@ -179,7 +181,7 @@ def test_null_and_empty_string_stay_different_through_quotes_and_newlines(
         "3,,,,Hull,HU1 1AA,UK,01482,2024-01-02 09:00:00.000,2024-01-03 10:00:00.000\n"
     )
     uri = write_part(tmp_path, "address", B2, text)
-    validated = read_validated(spark, [uri], ADDRESS_COLUMNS, "address")
+    validated = read_validated(spark, [uri], ADDRESS_COLUMNS, "address", B2)
 
     expect(
         job.valid_rows(validated),
@@ -222,29 +224,44 @@ def test_null_and_empty_string_stay_different_through_quotes_and_newlines(
     ]
 
 
-def test_rows_carry_the_batch_of_the_file_they_came_from(
+PAYMENT_HEADER = (
+    "payment_id,created_at,last_updated,transaction_id,counterparty_id,payment_amount,"
+    "currency_id,payment_type_id,paid,payment_date,company_ac_number,counterparty_ac_number\n"
+)
+
+
+def test_rows_carry_the_batch_their_manifest_names_even_when_the_path_says_otherwise(
     spark: Any, tmp_path: Path, expect: Any
 ) -> None:
-    header = "payment_id,created_at,last_updated,transaction_id,counterparty_id,payment_amount,"
-    header += "currency_id,payment_type_id,paid,payment_date,company_ac_number,"
-    header += "counterparty_ac_number\n"
+    """One scan per ingest batch, its rows stamped with the batch id of the manifest that
+    lists the part: the object path is never parsed for it (here it names another batch)."""
+    elsewhere = "20241115T143800000000Z"
     first = write_part(
         tmp_path,
         "payment",
-        B1,
-        header + "1,2024-11-15 10:00:00.000,2024-11-15 10:00:00.000,1,2,552548.62,2,3,f,"
+        elsewhere,
+        PAYMENT_HEADER + "1,2024-11-15 10:00:00.000,2024-11-15 10:00:00.000,1,2,552548.62,2,3,f,"
         "2024-11-16,67305075,31622269\n",
     )
     second = write_part(
         tmp_path,
         "payment",
-        B2,
-        header + "1,2024-11-15 10:00:00.000,2024-11-15 11:00:00.000,1,2,552548.62,2,3,t,"
+        B1,
+        PAYMENT_HEADER + "1,2024-11-15 10:00:00.000,2024-11-15 11:00:00.000,1,2,552548.62,2,3,t,"
         "2024-11-16,67305075,31622269\n"
         "2,2024-11-15 10:00:00.000,2024-11-15 11:00:00.000,2,2,-10.00,2,3,maybe,"
         "2024-02-30,1,2\n",
     )
-    validated = read_validated(spark, [first, second], PAYMENT_COLUMNS, "payment")
+
+    def batch(batch_id: str, uri: str, rows: int) -> job.IngestBatch:
+        key = Path(uri.removeprefix("file://")).relative_to(tmp_path).as_posix()
+        table = job.IngestTable(tuple(PAYMENT_COLUMNS), (job.IngestPart(key, rows),))
+        return job.IngestBatch(batch_id, {"payment": table})
+
+    # The first part sits under batch=<elsewhere>/ but B1's manifest lists it; B2's the second.
+    batches = [batch(B1, first, 1), batch(B2, second, 2)]
+    validated = job.read_source_rows(spark, job.LocalLocation(tmp_path), batches, "payment")
+    assert validated is not None
     expect(
         job.valid_rows(validated).select("payment_id", "paid", "payment_amount", "_batch_id"),
         [(1, False, Decimal("552548.62"), B1), (1, True, Decimal("552548.62"), B2)],
@@ -255,6 +272,7 @@ def test_rows_carry_the_batch_of_the_file_they_came_from(
         [("2", B2, "paid: not a boolean; payment_date: not a date")],
         "payment_id STRING, _batch_id STRING, _reason STRING",
     )
+    assert job.read_source_rows(spark, job.LocalLocation(tmp_path), batches, "staff") is None
 
 
 @pytest.mark.parametrize(

@@ -166,7 +166,7 @@ def test_any_row_sizes_split_exactly_at_part_rows_and_keep_every_byte(seed: int)
     writer, opened = _writer(part_rows=part_rows, chunk_bytes=rng.choice([40, 4096, 1 << 20]))
     stream = [HEADER, *rows]
     written = 0
-    while written < len(stream):  # blocks as ingest.copy_out hands them on, of any length
+    while written < len(stream):  # blocks as pipeline_common.copy hands them on, of any length
         size = rng.choice([0, 1, 2, 79, 1000])
         writer.write_rows(stream[written : written + size])
         written = min(len(stream), written + size)

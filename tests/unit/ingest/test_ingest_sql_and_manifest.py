@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from ingest.extract import TableExtract, copy_sql
 from ingest.fence import Fence, Snapshot
 from ingest.manifest import build_manifest
-from ingest.source import Column, TableSpec, quote_identifier
+from ingest.source import Column, TableSpec
 from ingest.upload import PartInfo
 from ingest.window import Window
+from pipeline_common.errors import UnsafeIdentifierError
+from pipeline_common.postgres import quote_identifier
 
 SPEC = TableSpec(
     "currency",
@@ -50,8 +54,9 @@ def test_a_fence_on_a_first_extract_adds_nothing() -> None:
     assert copy_sql(SPEC, first, Fence(40, ())) == copy_sql(SPEC, first)
 
 
-def test_identifier_quotes_are_doubled() -> None:
-    assert quote_identifier('we"ird') == '"we""ird"'
+def test_a_name_that_would_need_escaping_is_refused_not_escaped() -> None:
+    with pytest.raises(UnsafeIdentifierError, match="not an allowed SQL identifier"):
+        quote_identifier('we"ird')
 
 
 def test_manifest_lists_only_tables_with_rows() -> None:

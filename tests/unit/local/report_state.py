@@ -8,6 +8,17 @@ from typing import Any
 
 from local.report_page import Answer
 from local.statedir import NAMES, StateDir
+from pipeline_common.contracts.manifests import (
+    DimensionEntry,
+    FactEntry,
+    FactObject,
+    IngestManifest,
+    LandedPart,
+    LandedTable,
+    ProcessedManifest,
+    QuarantineEntry,
+    SourceColumn,
+)
 
 B1, B2, B3 = "20241115T144100123000Z", "20241115T144400456000Z", "20241115T144700789000Z"
 
@@ -17,26 +28,41 @@ def _write(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data), encoding="utf-8")
 
 
+HI = "2024-11-15 14:40:00.000000"
+KEY_COLUMN = SourceColumn("id", "integer", "int4", False, 32, 0)
+
+
 def _ingest(batch_id: str, rows: dict[str, int]) -> dict[str, Any]:
-    return {
-        "kind": "ingest",
-        "batch_id": batch_id,
-        "tables": {t: {"rows": n} for t, n in rows.items()},
+    tables = {
+        t: LandedTable(
+            None, HI, "id", (LandedPart(f"{t}/batch={batch_id}/p.csv.gz", n, 9),), (KEY_COLUMN,)
+        )
+        for t, n in rows.items()
     }
+    return IngestManifest(batch_id, "2024-11-15T14:41:00+00:00", 0, HI, {}, None, tables).to_json()
+
+
+def _dimension(rows: int, changed: int) -> DimensionEntry:
+    return DimensionEntry("dim_staff/snapshot=x/", rows, ("a.parquet",), changed, ("b.parquet",))
+
+
+def _fact(batch_id: str, rows: int) -> FactEntry:
+    key = f"fact_sales_order/created_month=2024-11/batch-{batch_id}-00000.snappy.parquet"
+    return FactEntry(
+        "fact_sales_order/",
+        rows,
+        ("created_month",),
+        (FactObject(key, {"created_month": "2024-11"}),),
+    )
 
 
 def _processed(
     batch_id: str, ingest: list[str], tables: dict[str, Any], quarantine: dict[str, int]
 ) -> dict[str, Any]:
-    return {
-        "kind": "processed",
-        "batch_id": batch_id,
-        "ingest_batches": ingest,
-        "tables": tables,
-        "quarantine": {
-            t: {"rows": n, "prefix": f"_quarantine/{batch_id}/{t}/"} for t, n in quarantine.items()
-        },
+    quarantined = {
+        t: QuarantineEntry(n, f"_quarantine/{batch_id}/{t}/") for t, n in quarantine.items()
     }
+    return ProcessedManifest(batch_id, tuple(ingest), tables, quarantine=quarantined).to_json()
 
 
 def _powertools(message: str, at: str, **fields: Any) -> dict[str, Any]:
@@ -72,20 +98,16 @@ def write_state(root: Path) -> StateDir:
     _write(landing / f"{B1}.json", _ingest(B1, {"sales_order": 200, "staff": 20}))
     _write(landing / f"{B2}.json", _ingest(B2, {"sales_order": 15}))
     _write(landing / f"{B3}.json", _ingest(B3, {"payment": 4}))
-    dim = {"kind": "dimension", "rows": 20, "changed_rows": 5}
     _write(
         lake / f"{B1}.json",
         _processed(
             B1,
             [B1],
-            {"dim_staff": dim, "fact_sales_order": {"kind": "fact", "rows": 198}},
+            {"dim_staff": _dimension(20, 5), "fact_sales_order": _fact(B1, 198)},
             {"sales_order": 2},
         ),
     )
-    _write(
-        lake / f"{B2}.json",
-        _processed(B2, [B2], {"fact_sales_order": {"kind": "fact", "rows": 15}}, {}),
-    )
+    _write(lake / f"{B2}.json", _processed(B2, [B2], {"fact_sales_order": _fact(B2, 15)}, {}))
     lines = [
         _powertools("batch committed", "2024-11-15 14:41:00,200+0000", batch_id=B1, seconds=0.5),
         _job("processing", "2024-11-15T14:41:05.000000+00:00", batch_id=B1),

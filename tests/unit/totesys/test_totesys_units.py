@@ -14,8 +14,9 @@ from local.totesys.__main__ import _parser
 from local.totesys.bulk import csv_bytes, date_texts, money_from_cents
 from local.totesys.generator import design_count
 from local.totesys.orders import draw_orders, payment_table, transaction_table
-from local.totesys.schema import TABLES, quote_ident, schema_statements
+from local.totesys.schema import TABLES, schema_statements
 from local.totesys.simulator import orders_per_hour
+from pipeline_common.postgres import quote_identifier
 
 
 def test_trading_days_are_the_531_weekdays_after_loading_until_the_snapshot():
@@ -162,9 +163,9 @@ def test_schema_sql_splits_into_two_enums_and_twelve_tables():
 
 
 def test_identifiers_are_quoted_and_only_plain_names_pass():
-    assert quote_ident("transaction") == '"transaction"'
-    with pytest.raises(ValueError, match="not an allowed identifier"):
-        quote_ident('x"; DROP TABLE address; --')
+    assert quote_identifier("transaction") == '"transaction"'
+    with pytest.raises(ValueError, match="not an allowed SQL identifier"):
+        quote_identifier('x"; DROP TABLE address; --')
 
 
 def test_cli_parses_the_four_subcommands():

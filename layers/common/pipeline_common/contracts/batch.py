@@ -10,7 +10,7 @@ BATCH_ID_PATTERN = r"\d{8}T\d{12}Z"
 """The one pattern of a batch id (docs/contracts.md section 1)."""
 
 BATCH_ID_FORMAT = "%Y%m%dT%H%M%S%fZ"
-_BATCH_ID = re.compile(rf"^{BATCH_ID_PATTERN}$")
+_BATCH_ID = re.compile(BATCH_ID_PATTERN)
 
 
 class BatchIdError(ValueError):
@@ -26,7 +26,7 @@ def batch_id_for(when: dt.datetime) -> str:
 
 def is_batch_id(text: object) -> bool:
     """Whether a value has the batch id form."""
-    return isinstance(text, str) and _BATCH_ID.match(text) is not None
+    return isinstance(text, str) and _BATCH_ID.fullmatch(text) is not None
 
 
 def check_batch_id(batch_id: object) -> str:
@@ -42,7 +42,7 @@ def batch_time(batch_id: str) -> dt.datetime:
 
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
-_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$")
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}")
 
 
 class TimestampFormatError(ValueError):
@@ -58,7 +58,7 @@ def format_timestamp(value: dt.datetime) -> str:
 
 def parse_timestamp(text: object) -> dt.datetime:
     """Strictly parse a watermark; anything but the exact format raises."""
-    if not isinstance(text, str) or not _TIMESTAMP.match(text):
+    if not isinstance(text, str) or not _TIMESTAMP.fullmatch(text):
         raise TimestampFormatError(f"not a watermark timestamp: {text!r}")
     try:
         return dt.datetime.strptime(text, TIMESTAMP_FORMAT)

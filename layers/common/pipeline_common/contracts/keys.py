@@ -18,7 +18,7 @@ INFLIGHT_KEY = "_job/inflight.json"
 LATEST_KEY = "_job/latest.json"
 """Processed bucket: a pointer to the newest processed manifest (a hint, never the truth)."""
 
-_MANIFEST_KEY = re.compile(rf"^{MANIFEST_PREFIX}({BATCH_ID_PATTERN})\.json$")
+_MANIFEST_KEY = re.compile(rf"{MANIFEST_PREFIX}({BATCH_ID_PATTERN})\.json")
 
 
 def manifest_key(batch_id: str) -> str:
@@ -28,7 +28,7 @@ def manifest_key(batch_id: str) -> str:
 
 def batch_id_of_manifest_key(key: str) -> str | None:
     """The batch id a manifest key names, or None for any other key."""
-    match = _MANIFEST_KEY.match(key)
+    match = _MANIFEST_KEY.fullmatch(key)
     return match.group(1) if match else None
 
 

@@ -65,11 +65,11 @@ class _Doc:
         node = self.child(name)
         return {str(k): node.child(str(k)) for k in node.data}
 
-    def items(self, name: str) -> list[_Doc]:
-        """A non-empty list of objects."""
+    def items(self, name: str, *, empty: bool = False) -> list[_Doc]:
+        """A list of objects (non-empty unless `empty`)."""
         values = self.raw(name)
-        if not isinstance(values, list) or not values:
-            self.fail("must be a non-empty list", name)
+        if not isinstance(values, list) or not (values or empty):
+            self.fail("must be a list" if empty else "must be a non-empty list", name)
         prefix = ".".join(p for p in (self.path, name) if p)
         return [_Doc(self.where, value, f"{prefix}[{i}]") for i, value in enumerate(values)]
 
@@ -429,7 +429,7 @@ class FactEntry:
         if named != partition_keys:
             doc.fail(f"{list(named)} != {list(partition_keys)}", "partition_keys")
         objects = []
-        for obj in doc.items("objects"):
+        for obj in doc.items("objects", empty=True):
             partition = obj.text_map("partition")
             if set(partition) != set(partition_keys):
                 obj.fail(f"must name exactly {list(partition_keys)}", "partition")
