@@ -47,7 +47,7 @@ from local.services import (
 )
 from local.spark import counted_jobs
 from local.statedir import NAMES, LocalNames, StateDir
-from pipeline_common.contracts.keys import INFLIGHT_KEY, manifest_key
+from pipeline_common.contracts.keys import INFLIGHT_KEY, MANIFEST_PREFIX, manifest_key
 from pipeline_common.errors import PipelineError
 from pipeline_common.redact import drop_botocore_bodies
 
@@ -55,8 +55,8 @@ EVENTS_DIR = REPO_ROOT / "events"
 INGEST_DIR = "ingest_fn"
 LOAD_DIR = "load_fn"
 LOCAL_STACK_NAME = stack.LOCAL_STACK
-LAKE_PREFIXES_RESTORED = ("_manifests/",)
-LANDING_PREFIXES_RESTORED = ("_state/", "_manifests/")
+LAKE_PREFIXES_RESTORED = (MANIFEST_PREFIX,)
+LANDING_PREFIXES_RESTORED = ("_state/", MANIFEST_PREFIX)
 
 
 class StageError(RuntimeError):
@@ -446,7 +446,7 @@ class LocalPipeline:
                     self.s3, self.names.ingest_bucket, landing, self._landing_known
                 )
             new = sorted(
-                k for k in self._landing_known if k.startswith("_manifests/") and k not in before
+                k for k in self._landing_known if k.startswith(MANIFEST_PREFIX) and k not in before
             )
             rows = 0
             for key in new:
@@ -505,7 +505,7 @@ class LocalPipeline:
                 raise StageError("transform", exc) from exc
             after = staging.file_signatures(lake)
             changed = [k for k, sig in after.items() if before.get(k) != sig]
-            new_manifests = sorted(k for k in changed if k.startswith("_manifests/"))
+            new_manifests = sorted(k for k in changed if k.startswith(MANIFEST_PREFIX))
             # Publish what the job wrote (manifests last), as it would have written to S3,
             # and drop what it removed (its in-flight record, moved temporary objects).
             self._publish_lake(changed)
@@ -616,7 +616,7 @@ class LocalPipeline:
             pending.append(manifest.batch_id)
             for entry in manifest.tables.values():
                 keys.extend(entry.object_keys)
-        keys.extend(staging.file_signatures(lake, "_manifests/"))
+        keys.extend(staging.file_signatures(lake, MANIFEST_PREFIX))
         self._publish_lake(keys)
         return pending
 

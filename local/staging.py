@@ -12,12 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline_common.contracts.keys import MANIFEST_PREFIX
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 else:
     S3Client = Any
-
-MANIFESTS = "_manifests/"
 
 # Written by Spark next to its output; not objects of the lake.
 _IGNORED_NAMES = ("_SUCCESS",)
@@ -47,8 +47,8 @@ def file_signatures(directory: Path, prefix: str = "") -> dict[str, tuple[int, i
 def manifests_last(keys: Iterable[str]) -> list[str]:
     """Keys in upload order: data first, `_manifests/` (each stage's commit) last."""
     ordered = sorted(keys)
-    return [k for k in ordered if not k.startswith(MANIFESTS)] + [
-        k for k in ordered if k.startswith(MANIFESTS)
+    return [k for k in ordered if not k.startswith(MANIFEST_PREFIX)] + [
+        k for k in ordered if k.startswith(MANIFEST_PREFIX)
     ]
 
 
@@ -66,8 +66,8 @@ def upload_keys(
     files); `_manifests/` keys only after every data object is in, one by one, in order.
     """
     ordered = list(keys)
-    data = [k for k in ordered if not k.startswith(MANIFESTS)]
-    manifests = [k for k in ordered if k.startswith(MANIFESTS)]
+    data = [k for k in ordered if not k.startswith(MANIFEST_PREFIX)]
+    manifests = [k for k in ordered if k.startswith(MANIFEST_PREFIX)]
     etags: dict[str, str] = {}
     if data:
         with ThreadPoolExecutor(max_workers=workers) as pool:

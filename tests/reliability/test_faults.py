@@ -176,7 +176,7 @@ def test_glue_job_dying_before_its_manifest_is_redone_with_the_same_keys(
     rig: Rig, changed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     processed = rig.processed_manifests()
-    real_write_fact = star_schema.StarSchemaPass.write_fact
+    real_write_fact = star_schema.FactWriter.write_fact
     calls: list[str] = []
 
     def dies_at_second_fact(self: Any, fact: str, frame: Any) -> Any:
@@ -185,7 +185,7 @@ def test_glue_job_dying_before_its_manifest_is_redone_with_the_same_keys(
             raise RuntimeError("Glue worker lost")
         return real_write_fact(self, fact, frame)
 
-    monkeypatch.setattr(star_schema.StarSchemaPass, "write_fact", dies_at_second_fact)
+    monkeypatch.setattr(star_schema.FactWriter, "write_fact", dies_at_second_fact)
     rig.failing_cycle("transform", "RuntimeError: Glue worker lost")
     monkeypatch.undo()
 
@@ -213,7 +213,7 @@ def test_a_batch_landing_while_a_failed_pass_waits_goes_in_the_same_run(
     def dies_at_first_fact(self: Any, fact: str, frame: Any) -> Any:
         raise RuntimeError("Glue worker lost")
 
-    monkeypatch.setattr(star_schema.StarSchemaPass, "write_fact", dies_at_first_fact)
+    monkeypatch.setattr(star_schema.FactWriter, "write_fact", dies_at_first_fact)
     rig.failing_cycle("transform", "RuntimeError: Glue worker lost")
     monkeypatch.undo()
     failed = rig.ingest_manifests()[-1]["batch_id"]
@@ -239,7 +239,7 @@ def test_a_manifest_landing_while_the_job_runs_goes_in_that_run_and_its_event_st
     """Ingest runs on its schedule whatever the job does: a batch that lands during a run
     is taken by the same run (it lists the landing manifests again after each pass), and
     its event, which reaches a workflow already running, starts no second run."""
-    write_fact = star_schema.StarSchemaPass.write_fact
+    write_fact = star_schema.FactWriter.write_fact
     landed: list[str] = []
     once = threading.Lock()  # the pass writes its facts concurrently
 
@@ -251,7 +251,7 @@ def test_a_manifest_landing_while_the_job_runs_goes_in_that_run_and_its_event_st
                 landed.extend(rig.pipeline._ingest(CycleReport()))
         return write_fact(self, fact, frame)
 
-    monkeypatch.setattr(star_schema.StarSchemaPass, "write_fact", ingest_meanwhile)
+    monkeypatch.setattr(star_schema.FactWriter, "write_fact", ingest_meanwhile)
     report = rig.cycle()
     monkeypatch.undo()
     [meanwhile] = landed

@@ -17,8 +17,14 @@ from pipeline_common.contracts.batch import (
 )
 from pipeline_common.contracts.keys import (
     batch_id_of_manifest_key,
+    dimension_changes_prefix,
+    dimension_snapshot_prefix,
+    fact_object_key,
     ingest_part_key,
     manifest_key,
+    quarantine_prefix,
+    scratch_prefix,
+    state_prefix,
 )
 
 
@@ -90,3 +96,17 @@ def test_a_watermark_timestamp_is_exactly_six_fraction_digits_and_a_real_time() 
     ):
         with pytest.raises(TimestampFormatError):
             parse_timestamp(text)
+
+
+def test_the_processed_bucket_keys() -> None:
+    pid = "20241115T144100123456Z"
+    assert dimension_snapshot_prefix("dim_staff", pid) == f"dim_staff/snapshot={pid}/"
+    assert dimension_changes_prefix("dim_staff", pid) == f"_changes/dim_staff/batch={pid}/"
+    assert fact_object_key("fact_payment", "2024-11", pid, 3) == (
+        f"fact_payment/created_month=2024-11/batch-{pid}-00003.snappy.parquet"
+    )
+    assert state_prefix("address", pid) == f"_state/address/batch={pid}/"
+    assert quarantine_prefix(pid, "sales_order") == f"_quarantine/{pid}/sales_order/"
+    assert scratch_prefix(pid) == f"_tmp/{pid}/"
+    with pytest.raises(BatchIdError):
+        scratch_prefix("../x")
