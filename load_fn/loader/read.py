@@ -27,8 +27,7 @@ from botocore.exceptions import ClientError
 from loader.exceptions import LakeSchemaError, RowCountMismatchError
 from loader.manifest import LakeObject, TablePlan
 from loader.schema import LakeType, StarTable
-from pipeline_common.errors import TransientError
-from pipeline_common.s3objects import ObjectNotFoundError
+from pipeline_common.s3objects import read_error
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -65,14 +64,6 @@ _ACCEPTS: dict[LakeType, Callable[[pa.DataType], bool]] = {
     "string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
     "boolean": pa.types.is_boolean,
 }
-
-
-def _s3_error(exc: ClientError, bucket: str, key: str) -> Exception:
-    """A missing object is a terminal error; any other S3 error is worth a retry."""
-    code = exc.response.get("Error", {}).get("Code", "")
-    if code in ("NoSuchKey", "404", "NotFound"):
-        return ObjectNotFoundError(f"s3://{bucket}/{key} does not exist")
-    return TransientError(f"s3://{bucket}/{key}: S3 error {code}")
 
 
 class ObjectReader:
@@ -287,13 +278,13 @@ def _fetch(s3: S3Client, bucket: str, obj: LakeObject, table: StarTable) -> Fetc
     try:
         response = s3.get_object(Bucket=bucket, Key=obj.key)
     except ClientError as exc:
-        raise _s3_error(exc, bucket, obj.key) from exc
+        raise read_error(exc, bucket, obj.key) from exc
     source: IO[bytes] | pa.NativeFile
     if response.get("ContentLength", IN_MEMORY_BYTES + 1) <= IN_MEMORY_BYTES:
         try:
             data = response["Body"].read()
         except ClientError as exc:
-            raise _s3_error(exc, bucket, obj.key) from exc
+            raise read_error(exc, bucket, obj.key) from exc
         source = pa.BufferReader(data)
     else:
         source = tempfile.TemporaryFile(prefix="lake-")  # noqa: SIM115 - closed by the reader

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from pipeline_common.errors import TerminalError, TransientError
+from pipeline_common.errors import PipelineError, TerminalError, TransientError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -28,15 +28,36 @@ class ObjectExistsError(TerminalError):
     """A create-only write (a manifest, the commit of a batch) found the key taken."""
 
 
+class ObjectAccessError(TerminalError):
+    """S3 refused a read for a configuration reason (access denied, no such bucket)."""
+
+
+_MISSING = ("NoSuchKey", "404", "NotFound")
+_REFUSED = ("AccessDenied", "403", "NoSuchBucket", "InvalidAccessKeyId", "AllAccessDisabled")
+
+
+def read_error(exc: ClientError, bucket: str, key: str) -> PipelineError:
+    """What a failed GetObject means: a missing object or a refusal is terminal (a retry
+    reads the same answer); anything else (throttling, a 5xx) is worth a retry."""
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code in _MISSING:
+        return ObjectNotFoundError(f"s3://{bucket}/{key} does not exist")
+    if code in _REFUSED:
+        return ObjectAccessError(f"s3://{bucket}/{key}: S3 refused the read ({code})")
+    return TransientError(f"s3://{bucket}/{key}: S3 error {code}")
+
+
+def read_bytes(s3: S3Client, bucket: str, key: str) -> bytes:
+    """One object's bytes; errors as `read_error` says."""
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()  # type: ignore[no-any-return]
+    except ClientError as exc:
+        raise read_error(exc, bucket, key) from exc
+
+
 def read_json(s3: S3Client, bucket: str, key: str) -> dict[str, Any]:
     """Read one JSON object; missing or malformed objects raise terminal errors."""
-    try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("NoSuchKey", "404", "NotFound"):
-            raise ObjectNotFoundError(f"s3://{bucket}/{key} does not exist") from exc
-        raise TransientError(f"s3://{bucket}/{key}: S3 error {code}") from exc
+    body = read_bytes(s3, bucket, key)
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from glue_jobs import star_schema as job
 from ingest.manifest import write_manifest
+from pipeline_common.contracts.manifests import IngestManifest
 from pipeline_common.s3objects import ObjectExistsError, read_json, write_json
 
 BATCH = "20241115T144100000000Z"
@@ -23,14 +24,18 @@ def bucket(s3: Any) -> str:
     return "manifests"
 
 
+def _manifest(hi: str) -> IngestManifest:
+    return IngestManifest(BATCH, "2024-11-15T14:41:00+00:00", 0, hi, {"staff": hi}, None, {})
+
+
 def test_an_ingest_manifest_is_never_overwritten(s3: Any, bucket: str) -> None:
-    manifest = {"batch_id": BATCH, "tables": {}, "note": "first"}
-    key = write_manifest(s3, bucket, manifest)
+    first = "2024-11-15 14:41:00.000000"
+    key = write_manifest(s3, bucket, _manifest(first))
 
     with pytest.raises(ObjectExistsError, match=f"s3://manifests/{key} exists"):
-        write_manifest(s3, bucket, {**manifest, "note": "forged"})
+        write_manifest(s3, bucket, _manifest("2024-11-15 14:42:00.000000"))
 
-    assert read_json(s3, bucket, key)["note"] == "first"
+    assert read_json(s3, bucket, key)["hi"] == first
     write_json(s3, bucket, "_state/ingest/watermarks.json", {"a": 1})  # a cache: rewritable
     write_json(s3, bucket, "_state/ingest/watermarks.json", {"a": 2})
     assert read_json(s3, bucket, "_state/ingest/watermarks.json") == {"a": 2}

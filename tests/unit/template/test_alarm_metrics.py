@@ -27,11 +27,14 @@ def emf(namespace: str, metric: str, **dimensions: str) -> str:
 
 
 # What the code emits for the template's custom-metric alarms (the e2e run checks the real
-# lines): the loader's quarantine and freshness, ingest's refusal of a forged state.
+# lines): the loader's quarantine and freshness, ingest's refusal of a forged state, and each
+# handler's failure count (pipeline_common.handler, 0 on a success).
 EMITTED = [
     emf("ToteSysPipeline", "QuarantinedRows", service="load"),
     emf("ToteSysPipeline", "FreshnessSeconds", service="load"),
     emf("ToteSysPipeline", "StateRejected", service="ingest"),
+    emf("ToteSysPipeline", "IngestFailed", service="ingest"),
+    emf("ToteSysPipeline", "LoadFailed", service="load"),
 ]
 
 

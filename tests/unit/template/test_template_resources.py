@@ -42,6 +42,8 @@ EXPECTED_TYPES = {
     "FailedEventsAlarm": "AWS::CloudWatch::Alarm",
     "IngestErrorsAlarm": "AWS::CloudWatch::Alarm",
     "LoadErrorsAlarm": "AWS::CloudWatch::Alarm",
+    "IngestFailedAlarm": "AWS::CloudWatch::Alarm",
+    "LoadFailedAlarm": "AWS::CloudWatch::Alarm",
     "QuarantinedRowsAlarm": "AWS::CloudWatch::Alarm",
     "StateRejectedAlarm": "AWS::CloudWatch::Alarm",
     "FreshnessAlarm": "AWS::CloudWatch::Alarm",
@@ -502,6 +504,18 @@ def test_email_subscription_exists_only_when_an_address_is_given(
             "AWS/Lambda",
             "Errors",
             [{"Name": "FunctionName", "Value": ref("LoadFunction")}],
+        ),
+        (
+            "IngestFailedAlarm",
+            "ToteSysPipeline",
+            "IngestFailed",
+            [{"Name": "service", "Value": "ingest"}],
+        ),
+        (
+            "LoadFailedAlarm",
+            "ToteSysPipeline",
+            "LoadFailed",
+            [{"Name": "service", "Value": "load"}],
         ),
         (
             "QuarantinedRowsAlarm",
