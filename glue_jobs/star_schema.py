@@ -3,7 +3,9 @@
 One self-contained Glue 5.x script (SAM uploads only this file), so it imports only pyspark,
 boto3 and the standard library (`awsglue` only inside `main()`). It reads top to bottom:
 constants and schemas, a tiny storage abstraction (S3 on Glue, a directory locally), pure
-DataFrame -> DataFrame transforms, catalog registration, `run()` for the I/O, `main()`.
+DataFrame -> DataFrame transforms, catalog registration, then the I/O: the manifests as
+typed objects (`IngestBatch`, `PassManifest`) and the progress pointer, the pass in its parts
+(read and validate, state, dimensions, facts, commit), `run()`, and `main()`.
 
 Contracts: docs/contracts.md sections 1 (what it reads), 2 and 3 (what it writes).
 """
@@ -1240,17 +1242,78 @@ class JobArgs:
 
 
 # -- the manifests, typed -------------------------------------------------------------
+# A copy of the checks of layers/common/pipeline_common/contracts/manifests.py the job needs,
+# in the same words (docs/adr/0003: the job cannot import the layer).
 
 
-def _manifest_error(key: str, field_name: str, problem: str) -> ManifestError:
-    return ManifestError(f"{key}: {field_name} {problem}")
+class _Doc:
+    """One JSON object's fields, raising ManifestError with where it is: the manifest's
+    kind and key, then the path to the field (`tables.dim_staff.rows`)."""
 
+    def __init__(self, where: str, data: Any, path: str = "") -> None:
+        self.where, self.path = where, path
+        if not isinstance(data, dict):
+            self.fail("must be an object")
+        self.data: dict[str, Any] = data
 
-def _batch_id_of(key: str) -> str:
-    match = MANIFEST_KEY.match(key)
-    if not match:
-        raise ManifestError(f"{key}: not a manifest key {MANIFEST_PREFIX}<batch id>.json")
-    return match.group(1)
+    def fail(self, problem: str, name: str | None = None) -> Any:
+        path = ".".join(p for p in (self.path, name) if p)
+        raise ManifestError(
+            f"{self.where}: {path}: {problem}" if path else f"{self.where}: {problem}"
+        )
+
+    def has(self, name: str) -> bool:
+        return name in self.data and self.data[name] is not None
+
+    def raw(self, name: str) -> Any:
+        if name not in self.data:
+            self.fail("missing", name)
+        return self.data[name]
+
+    def child(self, name: str) -> _Doc:
+        return _Doc(self.where, self.raw(name), ".".join(p for p in (self.path, name) if p))
+
+    def children(self, name: str) -> dict[str, _Doc]:
+        node = self.child(name)
+        return {str(k): node.child(str(k)) for k in node.data}
+
+    def items(self, name: str, *, empty: bool = False) -> list[_Doc]:
+        """A list of objects (non-empty unless `empty`)."""
+        values = self.raw(name)
+        if not isinstance(values, list) or not (values or empty):
+            self.fail("must be a list" if empty else "must be a non-empty list", name)
+        prefix = ".".join(p for p in (self.path, name) if p)
+        return [_Doc(self.where, value, f"{prefix}[{i}]") for i, value in enumerate(values)]
+
+    def text(self, name: str, *, nullable: bool = False) -> Any:
+        value = self.raw(name)
+        if value is None and nullable:
+            return None
+        if not isinstance(value, str) or not value:
+            self.fail(f"must be a non-empty text, not {value!r}", name)
+        return value
+
+    def count(self, name: str, *, nullable: bool = False) -> Any:
+        value = self.raw(name)
+        if value is None and nullable:
+            return None
+        if type(value) is not int or value < 0:
+            self.fail(f"must be a count (an integer >= 0), not {value!r}", name)
+        return value
+
+    def texts(self, name: str) -> tuple[str, ...]:
+        values = self.raw(name)
+        if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+            self.fail("must be a list of non-empty texts", name)
+        return tuple(values)
+
+    def text_map(self, name: str) -> dict[str, str]:
+        node = self.child(name)
+        return {str(k): node.text(str(k)) for k in node.data}
+
+    def count_map(self, name: str) -> dict[str, int]:
+        node = self.child(name)
+        return {str(k): node.count(str(k)) for k in node.data}
 
 
 def manifest_key(batch_id: str) -> str:
@@ -1258,46 +1321,24 @@ def manifest_key(batch_id: str) -> str:
     return f"{MANIFEST_PREFIX}{batch_id}.json"
 
 
-def _check_header(key: str, data: Mapping[str, Any], kind: str) -> str:
-    """The kind, format version and batch id every manifest starts with; the batch id."""
-    if data.get("kind") != kind:
-        raise _manifest_error(key, "kind", f"is {data.get('kind')!r}, not {kind!r}")
-    if data.get("format_version") != FORMAT_VERSION:
-        raise _manifest_error(
-            key, "format_version", f"is {data.get('format_version')!r}, not {FORMAT_VERSION}"
-        )
-    batch_id = _batch_id_of(key)
-    if data.get("batch_id") != batch_id:
-        raise _manifest_error(
-            key, "batch_id", f"is {data.get('batch_id')!r}, not {batch_id!r} (its key's)"
-        )
-    return batch_id
+def batch_id_of_manifest_key(key: str) -> str | None:
+    """The batch id a manifest key names, or None for any other key."""
+    match = MANIFEST_KEY.match(key)
+    return match.group(1) if match else None
 
 
-def _int(key: str, field_name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _manifest_error(key, field_name, f"is {value!r}, not a count")
-    return value
-
-
-def _text(key: str, field_name: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise _manifest_error(key, field_name, f"is {value!r}, not a string")
-    return value
-
-
-def _object(key: str, field_name: str, value: Any, default: Any = None) -> Mapping[str, Any]:
-    if value is None and default is not None:
-        return default  # type: ignore[no-any-return]
-    if not isinstance(value, Mapping):
-        raise _manifest_error(key, field_name, f"is {value!r}, not an object")
-    return value
-
-
-def _list(key: str, field_name: str, value: Any) -> list[Any]:
-    if not isinstance(value, list):
-        raise _manifest_error(key, field_name, f"is {value!r}, not a list")
-    return value
+def _header(doc: _Doc, kind: str, key: str | None) -> str:
+    """Check format_version, kind and batch_id (against the key, when read from one)."""
+    if doc.raw("format_version") != FORMAT_VERSION:
+        doc.fail(f"must be {FORMAT_VERSION}, not {doc.data['format_version']!r}", "format_version")
+    if doc.raw("kind") != kind:
+        doc.fail(f"must be {kind!r}, not {doc.data['kind']!r}", "kind")
+    batch_id = doc.raw("batch_id")
+    if not isinstance(batch_id, str) or not BATCH_ID.match(batch_id):
+        doc.fail(f"not a batch id: {batch_id!r}", "batch_id")
+    if key is not None and batch_id_of_manifest_key(key) != batch_id:
+        doc.fail(f"{batch_id!r} does not match the key", "batch_id")
+    return str(batch_id)
 
 
 @dataclass(frozen=True)
@@ -1310,7 +1351,8 @@ class IngestPart:
 
 @dataclass(frozen=True)
 class IngestTable:
-    """A table's entry in an ingest manifest: its columns (the CSV header's) and parts."""
+    """A table's entry in an ingest manifest, as far as the job reads it: its columns (the
+    CSV header's, as information_schema describes them) and its parts."""
 
     columns: tuple[Mapping[str, Any], ...]
     parts: tuple[IngestPart, ...]
@@ -1323,39 +1365,30 @@ class IngestTable:
 
 @dataclass(frozen=True)
 class IngestBatch:
-    """An ingest manifest the job reads (docs/contracts.md section 1): only tables with parts."""
+    """An ingest manifest the job reads (docs/contracts.md section 1): its tables with parts."""
 
     batch_id: str
     tables: Mapping[str, IngestTable]
 
     @classmethod
     def from_json(
-        cls, key: str, data: Mapping[str, Any] | None, now: datetime | None = None
+        cls, data: Any, key: str | None = None, now: datetime | None = None
     ) -> IngestBatch:
-        """Parse and check one, before anything is read or written (check_ingest_manifest)."""
-        if data is None:
-            raise ManifestError(f"{key}: no such manifest")
-        batch_id = _check_header(key, data, "ingest")
-        check_ingest_manifest(data, now)
+        """Parse and check one before anything is read or written (check_ingest_manifest)."""
+        doc = _Doc(f"ingest manifest {key or '(unsaved)'}", data)
+        batch_id = _header(doc, "ingest", key)
+        check_ingest_manifest(doc.data, now)
         tables: dict[str, IngestTable] = {}
-        for table, entry in _object(key, "tables", data.get("tables"), {}).items():
-            where = f"tables.{table}"
-            entry = _object(key, where, entry)
-            parts = _list(key, f"{where}.parts", entry.get("parts") or [])
+        for name, entry in (doc.children("tables") if doc.has("tables") else {}).items():
+            parts = entry.items("parts", empty=True)
             if not parts:
                 continue
-            columns = _list(key, f"{where}.columns", entry.get("columns"))
-            for n, column in enumerate(columns):
-                _text(key, f"{where}.columns[{n}].name", _object(key, where, column).get("name"))
-            tables[table] = IngestTable(
-                tuple(columns),
-                tuple(
-                    IngestPart(
-                        str(part["key"]),
-                        _int(key, f"{where}.parts[{n}].rows", part.get("rows") or 0),
-                    )
-                    for n, part in enumerate(parts)
-                ),
+            columns = entry.items("columns")
+            for column in columns:
+                column.text("name")
+            tables[name] = IngestTable(
+                tuple(column.data for column in columns),
+                tuple(IngestPart(part.text("key"), part.count("rows")) for part in parts),
             )
         return cls(batch_id, tables)
 
@@ -1364,13 +1397,13 @@ class IngestBatch:
 class PassManifest:
     """A processed manifest (docs/contracts.md section 2): the job's commit and its state.
 
-    Immutable: a pass reads the previous one, and derives the next from it and what it wrote
+    Immutable: a pass reads the previous one and derives the next from it and what it wrote
     (`following`), so no dictionary is shared and filled in by the pass's threads.
     """
 
     batch_id: str
     ingest_batches: tuple[str, ...]
-    created_at: str
+    created_at: str | None
     state: Mapping[str, str]
     state_rows: Mapping[str, int]
     snapshots: Mapping[str, str]
@@ -1395,66 +1428,39 @@ class PassManifest:
             "state": dict(self.state),
             "state_rows": dict(self.state_rows),
             "snapshots": dict(self.snapshots),
-            "date_range": dict(self.date_range) if self.date_range is not None else None,
+            "date_range": None if self.date_range is None else dict(self.date_range),
             "tables": _ordered(copy.deepcopy(dict(self.tables)), STAR_TABLE_ORDER),
             "quarantine": _ordered(copy.deepcopy(dict(self.quarantine)), SOURCE_TABLES),
-            "warnings": copy.deepcopy(dict(self.warnings)),
+            "warnings": {name: dict(counts) for name, counts in self.warnings.items()},
         }
 
     @classmethod
-    def from_json(cls, key: str, data: Mapping[str, Any] | None) -> PassManifest:
-        """Parse one; a field that breaks the contract is a ManifestError naming key and field.
-
-        `state`, `state_rows`, `snapshots`, `quarantine` and `warnings` may be absent (empty).
-        """
-        if data is None:
-            raise ManifestError(f"{key}: no such manifest")
-        batch_id = _check_header(key, data, "processed")
-        ingest_batches = _list(key, "ingest_batches", data.get("ingest_batches"))
-        for n, ingest_batch in enumerate(ingest_batches):
-            if not isinstance(ingest_batch, str) or not BATCH_ID.match(ingest_batch):
-                raise _manifest_error(
-                    key, f"ingest_batches[{n}]", f"is {ingest_batch!r}, not a batch id"
-                )
-        if not ingest_batches or ingest_batches[-1] != batch_id:
-            raise _manifest_error(
-                key, "ingest_batches", f"is {ingest_batches!r}: its last is not {batch_id!r}"
+    def from_json(cls, data: Any, key: str | None = None) -> PassManifest:
+        """Check a document against docs/contracts.md section 2 (key: where it was read); a
+        field off the contract is a ManifestError naming the key and the field."""
+        doc = _Doc(f"processed manifest {key or '(unsaved)'}", data)
+        batch_id = _header(doc, "processed", key)
+        ingest_batches = doc.texts("ingest_batches")
+        if not ingest_batches or not all(BATCH_ID.match(b) for b in ingest_batches):
+            doc.fail(
+                f"must be a non-empty list of batch ids: {list(ingest_batches)}", "ingest_batches"
             )
-        state = _object(key, "state", data.get("state"), {})
-        state_rows = _object(key, "state_rows", data.get("state_rows"), {})
-        snapshots = _object(key, "snapshots", data.get("snapshots"), {})
-        date_range = data.get("date_range")
-        if date_range is not None:
-            date_range = _object(key, "date_range", date_range)
-            for bound in ("min", "max"):
-                try:
-                    date.fromisoformat(_text(key, f"date_range.{bound}", date_range.get(bound)))
-                except ValueError:
-                    raise _manifest_error(
-                        key, f"date_range.{bound}", f"is {date_range.get(bound)!r}, not a date"
-                    ) from None
-        tables = _object(key, "tables", data.get("tables"))
-        for name, entry in tables.items():
-            _check_table_entry(key, name, entry)
-        quarantine = _object(key, "quarantine", data.get("quarantine"), {})
-        for name, entry in quarantine.items():
-            where = f"quarantine.{name}"
-            entry = _object(key, where, entry)
-            _int(key, f"{where}.rows", entry.get("rows"))
-            _text(key, f"{where}.prefix", entry.get("prefix"))
-            _object(key, f"{where}.reasons", entry.get("reasons"))
-        warnings = _object(key, "warnings", data.get("warnings"), {})
+        if list(ingest_batches) != sorted(set(ingest_batches)) or ingest_batches[-1] != batch_id:
+            doc.fail(
+                "must be in order, each once, ending with the batch's own id", "ingest_batches"
+            )
+        tables = {name: _table_entry(name, entry) for name, entry in doc.children("tables").items()}
         return cls(
             batch_id=batch_id,
-            ingest_batches=tuple(ingest_batches),
-            created_at=_text(key, "created_at", data.get("created_at")),
-            state={t: _text(key, f"state.{t}", p) for t, p in state.items()},
-            state_rows={t: _int(key, f"state_rows.{t}", n) for t, n in state_rows.items()},
-            snapshots={d: _text(key, f"snapshots.{d}", p) for d, p in snapshots.items()},
-            date_range=dict(date_range) if date_range is not None else None,
-            tables=copy.deepcopy(dict(tables)),
-            quarantine=copy.deepcopy(dict(quarantine)),
-            warnings={w: dict(_object(key, f"warnings.{w}", c)) for w, c in warnings.items()},
+            ingest_batches=ingest_batches,
+            created_at=doc.text("created_at") if doc.has("created_at") else None,
+            state=doc.text_map("state") if doc.has("state") else {},
+            state_rows=doc.count_map("state_rows") if doc.has("state_rows") else {},
+            snapshots=doc.text_map("snapshots") if doc.has("snapshots") else {},
+            date_range=_date_range(doc) if doc.has("date_range") else None,
+            tables=tables,
+            quarantine=_quarantine(doc) if doc.has("quarantine") else {},
+            warnings=_warnings(doc) if doc.has("warnings") else {},
         )
 
     @classmethod
@@ -1481,28 +1487,74 @@ class PassManifest:
         )
 
 
-def _check_table_entry(key: str, name: str, entry: Any) -> None:
-    where = f"tables.{name}"
-    entry = _object(key, where, entry)
-    kind = entry.get("kind")
-    if kind not in ("dimension", "fact"):
-        raise _manifest_error(key, f"{where}.kind", f"is {kind!r}, not 'dimension' or 'fact'")
-    _text(key, f"{where}.location", entry.get("location"))
-    _int(key, f"{where}.rows", entry.get("rows"))
-    objects = _list(key, f"{where}.objects", entry.get("objects"))
+def _table_entry(name: str, doc: _Doc) -> dict[str, Any]:
+    """A star table's entry, checked as contracts.manifests' DimensionEntry / FactEntry."""
+    kind = "dimension" if name.startswith("dim_") else "fact"
+    if name not in STAR_SCHEMAS:
+        doc.fail("not a star table")
+    if doc.raw("kind") != kind:
+        doc.fail(f"must be {kind!r}, not {doc.data['kind']!r}", "kind")
     if kind == "dimension":
-        for n, item in enumerate(objects):
-            _text(key, f"{where}.objects[{n}]", item)
-        _int(key, f"{where}.changed_rows", entry.get("changed_rows"))
-        for n, item in enumerate(
-            _list(key, f"{where}.changed_objects", entry.get("changed_objects"))
-        ):
-            _text(key, f"{where}.changed_objects[{n}]", item)
-        return
-    for n, item in enumerate(objects):
-        item = _object(key, f"{where}.objects[{n}]", item)
-        _text(key, f"{where}.objects[{n}].key", item.get("key"))
-        _int(key, f"{where}.objects[{n}].rows", item.get("rows"))
+        doc.text("location")
+        doc.count("rows")
+        _unique(doc, "objects", doc.texts("objects"))
+        if doc.has("changed_objects") or doc.has("changed_rows"):
+            doc.count("changed_rows")
+            _unique(doc, "changed_objects", doc.texts("changed_objects"))
+        return copy.deepcopy(doc.data)
+    keys = (FACT_PARTITION_KEY,)
+    named = doc.texts("partition_keys") if doc.has("partition_keys") else keys
+    if named != keys:
+        doc.fail(f"{list(named)} != {list(keys)}", "partition_keys")
+    objects = []
+    for obj in doc.items("objects", empty=True):
+        if set(obj.text_map("partition")) != set(keys):
+            obj.fail(f"must name exactly {list(keys)}", "partition")
+        if "rows" in obj.data:
+            obj.count("rows", nullable=True)
+        objects.append(obj.text("key"))
+    _unique(doc, "objects", tuple(objects))
+    doc.text("location")
+    doc.count("rows")
+    return copy.deepcopy(doc.data)
+
+
+def _unique(doc: _Doc, name: str, keys: tuple[str, ...]) -> tuple[str, ...]:
+    twice = sorted(k for k in set(keys) if keys.count(k) > 1)
+    if twice:
+        doc.fail(f"listed twice: {twice}", name)
+    return keys
+
+
+def _date_range(doc: _Doc) -> dict[str, str]:
+    dates = doc.child("date_range")
+    low, high = dates.text("min"), dates.text("max")
+    for name, value in (("min", low), ("max", high)):
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            dates.fail(f"must be a date YYYY-MM-DD, not {value!r}", name)
+    if not low <= high:
+        dates.fail(f"min {low} is after max {high}")
+    return {"min": low, "max": high}
+
+
+def _quarantine(doc: _Doc) -> dict[str, dict[str, Any]]:
+    entries = {}
+    for table, entry in doc.children("quarantine").items():
+        entries[table] = {
+            "rows": entry.count("rows"),
+            "prefix": entry.text("prefix") if entry.has("prefix") else None,
+            "reasons": entry.count_map("reasons") if entry.has("reasons") else {},
+        }
+    return entries
+
+
+def _warnings(doc: _Doc) -> dict[str, dict[str, int]]:
+    return {
+        table: {str(k): entry.count(str(k)) for k in entry.data}
+        for table, entry in doc.children("warnings").items()
+    }
 
 
 @dataclass(frozen=True)
@@ -1528,10 +1580,10 @@ def write_latest_pointer(processed: Location, manifest: PassManifest) -> None:
 
 
 def read_latest_pointer(processed: Location) -> str | None:
-    """The manifest key LATEST_KEY names; None if it is absent or malformed."""
+    """The batch id LATEST_KEY points at; None if it is absent or malformed."""
     try:
         pointer = processed.read_json(LATEST_KEY)
-    except ManifestError as exc:  # not JSON: the full listing still finds the newest
+    except ManifestError as exc:  # not a JSON object: the full listing finds the newest
         _log("ignoring a malformed latest pointer", logging.WARNING, error=str(exc))
         return None
     if pointer is None:
@@ -1542,7 +1594,7 @@ def read_latest_pointer(processed: Location) -> str | None:
     ):
         _log("ignoring a malformed latest pointer", logging.WARNING, pointer=pointer)
         return None
-    return manifest_key(batch_id)
+    return batch_id
 
 
 def _newest_manifest(keys: Iterable[str]) -> str | None:
@@ -1550,10 +1602,12 @@ def _newest_manifest(keys: Iterable[str]) -> str | None:
     return max(ids) if ids else None
 
 
-def _read_processed(processed: Location, batch_id: str) -> PassManifest:
+def _read_processed(processed: Location, batch_id: str) -> PassManifest | None:
+    """The processed manifest of a batch; None if there is no such object."""
     check_not_ahead("processed", batch_id)  # else every later batch would look done
     key = manifest_key(batch_id)
-    return PassManifest.from_json(key, processed.read_json(key))
+    data = processed.read_json(key)
+    return None if data is None else PassManifest.from_json(data, key)
 
 
 def latest_processed_manifest(processed: Location) -> PassManifest | None:
@@ -1564,19 +1618,21 @@ def latest_processed_manifest(processed: Location) -> PassManifest | None:
     died between the two) wins; an absent, malformed or dangling pointer (its manifest
     removed) means a full listing.
     """
-    pointer = read_latest_pointer(processed)
-    if pointer is not None:
-        newer = _newest_manifest(processed.list_keys(MANIFEST_PREFIX, start_after=pointer))
-        if newer is not None:
-            return _read_processed(processed, newer)
-        batch_id = _batch_id_of(pointer)
-        check_not_ahead("processed", batch_id)
-        data = processed.read_json(pointer)
-        if data is not None:
-            return PassManifest.from_json(pointer, data)
+    pointed = read_latest_pointer(processed)
+    if pointed is not None:
+        after = manifest_key(pointed)
+        newest = _newest_manifest(processed.list_keys(MANIFEST_PREFIX, start_after=after))
+        manifest = _read_processed(processed, newest or pointed)
+        if manifest is not None:
+            return manifest
         _log("the latest pointer names no manifest: listing them all", logging.WARNING)
     newest = _newest_manifest(processed.list_keys(MANIFEST_PREFIX))
-    return _read_processed(processed, newest) if newest is not None else None
+    if newest is None:
+        return None
+    manifest = _read_processed(processed, newest)
+    if manifest is None:
+        raise StorageError(f"{manifest_key(newest)} was listed but cannot be read")
+    return manifest
 
 
 def list_pending_batches(ingest: Location, after: str) -> list[IngestBatch]:
@@ -1588,7 +1644,7 @@ def list_pending_batches(ingest: Location, after: str) -> list[IngestBatch]:
         if (m := MANIFEST_KEY.match(k)) and m.group(1) > after
     ]
     return [
-        IngestBatch.from_json(manifest_key(b), ingest.read_json(manifest_key(b)))
+        IngestBatch.from_json(ingest.read_json(manifest_key(b)), manifest_key(b))
         for b in sorted(ids)
     ]
 
@@ -1904,8 +1960,8 @@ class StateStore:
         """Merge the valid rows into the table's state as a new state prefix.
 
         The count comes with the write, so a batch whose rows were all rejected still writes
-        the (unchanged) state; its dimensions are then left as they were. Nothing is deleted:
-        the job's role may delete only under `_tmp/` (template.yaml, DeleteScratchOnly).
+        the (unchanged) state; its dimensions are then left as they were. The previous state
+        is not deleted: it is tagged superseded after the commit (expire_superseded).
         """
         table, key = source.table, f"{source.table}_id"
         merged = self.cache.persist(merge_state(self.read_state(table), source.valid, key))

@@ -158,7 +158,9 @@ def load_batch(conn: Connection, s3: S3Client, bucket: str, key: str) -> BatchRe
             )
         else:
             _load_tables(conn, s3, bucket, manifest, result)
-            write_loaded_batch(conn, manifest.batch_id, key, result.row_counts())
+            write_loaded_batch(
+                conn, manifest.batch_id, key, result.row_counts(), manifest.ingest_batches
+            )
     result.seconds = round(time.monotonic() - started, 3)
     if result.already_loaded:
         logger.info("batch already loaded", extra={"batch_id": manifest.batch_id})

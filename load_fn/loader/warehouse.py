@@ -98,15 +98,22 @@ def read_newest_batch_from(conn: Connection, batch_id: str) -> str | None:
 
 
 def write_loaded_batch(
-    conn: Connection, batch_id: str, manifest_key: str, row_counts: dict[str, Any]
+    conn: Connection,
+    batch_id: str,
+    manifest_key: str,
+    row_counts: dict[str, Any],
+    ingest_batches: tuple[str, ...],
 ) -> None:
-    """Record a batch as loaded; called last inside the batch's transaction."""
+    """Record a batch as loaded, with the ingest batches it covered (in the manifest's
+    order: a warehouse row traces to its source window); last in the batch's transaction."""
     conn.run(
-        "INSERT INTO etl_loaded_batch (batch_id, manifest_key, row_counts) "
-        "VALUES (:batch_id, :manifest_key, CAST(:row_counts AS jsonb))",
+        "INSERT INTO etl_loaded_batch (batch_id, manifest_key, row_counts, ingest_batches) "
+        "VALUES (:batch_id, :manifest_key, CAST(:row_counts AS jsonb), "
+        "CAST(:ingest_batches AS text[]))",
         batch_id=batch_id,
         manifest_key=manifest_key,
         row_counts=json.dumps(row_counts, sort_keys=True),
+        ingest_batches=list(ingest_batches),
     )
 
 

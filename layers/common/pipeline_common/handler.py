@@ -28,7 +28,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 
 from pipeline_common.errors import PipelineError
 from pipeline_common.redact import describe_database_error
@@ -114,26 +114,23 @@ def describe_error(error: BaseException) -> str:
 
 
 def count_failure(metrics: Metrics, name: str, error: BaseException | None) -> None:
-    """`<Stage>Failed` (1, with the error's class and retry class; 0 on success) as its own
-    EMF document in the handler's namespace, dimension `service` only, as the alarm names."""
-    dimensions = {"service": metrics.service} if metrics.service else None
-    with single_metric(
-        name=name,
-        unit=MetricUnit.Count,
-        value=0 if error is None else 1,
-        namespace=metrics.namespace,
-        default_dimensions=dimensions,
-    ) as metric:
-        if error is not None:
-            metric.add_metadata(key="error", value=type(error).__name__)
-            metric.add_metadata(key="transient", value=str(is_transient(error)).lower())
+    """`<Stage>Failed` on the handler's metrics (its namespace, dimension `service`, as the
+    alarm names): 1 with the error's class and retry class as properties, 0 on a success."""
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=0 if error is None else 1)
+    if error is not None:
+        metrics.add_metadata(key="error", value=type(error).__name__)
+        metrics.add_metadata(key="transient", value=str(is_transient(error)).lower())
 
 
 def pipeline_handler(
     stage: str, *, logger: Logger, metrics: Metrics
 ) -> Callable[[Handler], Handler]:
     """The handler's error boundary: log and count `<stage>Failed`; re-raise a transient
-    error (Lambda retries it), return a failure body for a terminal one (no retry)."""
+    error (Lambda retries it), return a failure body for a terminal one (no retry).
+
+    Goes under `@metrics.log_metrics`, which publishes the count whether the handler
+    returns or raises.
+    """
     metric = f"{stage}Failed"
 
     def decorate(handler: Handler) -> Handler:

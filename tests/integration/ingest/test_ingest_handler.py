@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +15,6 @@ from types import ModuleType
 import pytest
 
 from ingest.settings import TOTESYS_TABLES
-from pipeline_common.errors import ConfigError
 from tests.integration.ingest.support import all_keys, manifests, source_rows
 
 EVENT = json.loads(
@@ -86,9 +87,11 @@ def test_scheduled_event_runs_one_ingest_and_returns_a_summary(
     assert duration["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [
         {"Name": "RunDuration", "Unit": "Seconds"},
         {"Name": "StateRejected", "Unit": "Count"},
+        {"Name": "IngestFailed", "Unit": "Count"},
     ]
-    # StateRejectedAlarm's metric has a datapoint on every accepted run, not only on a refusal.
-    assert duration["StateRejected"] == [0.0]
+    # StateRejectedAlarm's and IngestFailedAlarm's metrics have a datapoint on every accepted
+    # run, not only on a refusal or a failure.
+    assert (duration["StateRejected"], duration["IngestFailed"]) == ([0.0], [0.0])
     assert duration["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
 
 
@@ -105,13 +108,38 @@ def test_warm_invocation_with_no_changes_returns_no_batch(totesys, handler_env, 
 
 
 def test_table_name_outside_the_allow_list_is_refused_before_any_sql(
-    totesys, handler_env, monkeypatch, s3, bucket
+    totesys, handler_env, monkeypatch, s3, bucket, capsys
 ) -> None:
     totesys.run("CREATE TABLE x (id int)")
     monkeypatch.setenv("TABLES", 'staff,sales_order"; drop table x; --')
+    # Powertools keeps one handler per service for the process, still pointing at an earlier
+    # test's (closed) stdout: point it at this one's before the import logs the error.
+    for handler in logging.getLogger(os.environ["POWERTOOLS_SERVICE_NAME"]).handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.stream = sys.stdout
+    app = load_app()  # the init phase does not fail: the error is kept for the invocation
 
-    with pytest.raises(ConfigError, match=r"outside the ToteSys allow-list: \['sales_order\""):
-        load_app()
+    result = app.lambda_handler(EVENT, LambdaContext())
+
+    # Terminal: no function error, so Lambda spends no retry; counted for IngestFailedAlarm.
+    assert (result["status"], result["error"], result["transient"]) == (
+        "failed",
+        "ConfigError",
+        False,
+    )
+    assert re.search(r"outside the ToteSys allow-list: \['sales_order\"", result["message"])
+    lines = _json_lines(capsys.readouterr().out)
+    [failed] = [line for line in lines if "IngestFailed" in line]
+    assert (failed["IngestFailed"], failed["error"], failed["transient"]) == (
+        [1.0],
+        "ConfigError",
+        "false",
+    )
+    errors = [(line["message"], line["error"]) for line in lines if line.get("level") == "ERROR"]
+    assert errors == [
+        ("configuration error at init", "ConfigError"),
+        ("Ingest failed terminally; not retried", "ConfigError"),
+    ]
 
     assert totesys.run("SELECT to_regclass('x') IS NOT NULL") == [[True]]
     sessions = totesys.run(

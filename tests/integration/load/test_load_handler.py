@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 import threading
 from datetime import UTC, datetime, time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 
-from load_fn import app
 from loader.warehouse import LOADER_LOCK_KEY
 from local.services import free_port
-from pipeline_common.errors import ConcurrentRunError, DatabaseUnavailableError, SecretError
+from pipeline_common.errors import ConcurrentRunError, DatabaseUnavailableError
 from tests.integration.load.load_lake import (
     BATCH_1,
     BATCH_2,
@@ -35,6 +37,19 @@ GLUE_EVENT = json.loads((EVENTS / "glue_job_succeeded.json").read_text())
 BACKSTOP_EVENT = json.loads((EVENTS / "load_backstop.json").read_text())
 
 
+def cold_start() -> ModuleType:
+    """Import the handler module afresh, as a new container does: settings and clients are
+    made at import, from the environment of that moment."""
+    sys.modules.pop("load_fn.app", None)
+    return importlib.import_module("load_fn.app")
+
+
+@pytest.fixture
+def app(load_env: None) -> ModuleType:
+    """The handler module, imported once the environment is the template's."""
+    return cold_start()
+
+
 def emf_documents(text: str) -> list[dict[str, Any]]:
     """The CloudWatch EMF documents among the JSON lines a run printed."""
     documents = []
@@ -46,7 +61,7 @@ def emf_documents(text: str) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("event", [GLUE_EVENT, BACKSTOP_EVENT], ids=["glue-succeeded", "backstop"])
 def test_two_pending_batches_load_in_order_in_one_invocation(
-    event, s3, processed_bucket, load_env, lambda_context, wh_conn
+    event, s3, processed_bucket, app, lambda_context, wh_conn
 ) -> None:
     write_batch(s3, processed_bucket, PID_1, BATCH_1)
     write_batch(s3, processed_bucket, PID_2, BATCH_2)
@@ -66,7 +81,7 @@ def test_two_pending_batches_load_in_order_in_one_invocation(
 
 
 def test_replaying_the_same_event_changes_nothing(
-    s3, processed_bucket, load_env, lambda_context, wh_conn
+    s3, processed_bucket, app, lambda_context, wh_conn
 ) -> None:
     write_batch(s3, processed_bucket, PID_1, BATCH_1)
     app.lambda_handler(GLUE_EVENT, lambda_context)
@@ -82,7 +97,7 @@ def test_replaying_the_same_event_changes_nothing(
 
 
 def test_a_later_batch_is_picked_up_after_the_loaded_one_by_the_backstop(
-    s3, processed_bucket, load_env, lambda_context, wh_conn
+    s3, processed_bucket, app, lambda_context, wh_conn
 ) -> None:
     write_batch(s3, processed_bucket, PID_1, BATCH_1)
     write_batch(s3, processed_bucket, PID_2, BATCH_2)
@@ -99,7 +114,7 @@ def test_a_later_batch_is_picked_up_after_the_loaded_one_by_the_backstop(
 
 
 def test_an_event_of_unknown_shape_still_loads_and_is_logged(
-    s3, processed_bucket, load_env, lambda_context, wh_conn, caplog
+    s3, processed_bucket, app, lambda_context, wh_conn, caplog
 ) -> None:
     write_batch(s3, processed_bucket, PID_1, BATCH_1)
 
@@ -111,7 +126,7 @@ def test_an_event_of_unknown_shape_still_loads_and_is_logged(
 
 
 def test_the_handler_emits_batches_and_rows_per_table_as_emf_metrics(
-    s3, processed_bucket, load_env, lambda_context, capsys
+    s3, processed_bucket, app, lambda_context, capsys
 ) -> None:
     write_batch(s3, processed_bucket, PID_1, BATCH_1)
     write_batch(s3, processed_bucket, PID_2, BATCH_2)
@@ -156,7 +171,7 @@ def _freshness(out: str) -> list[dict[str, Any]]:
 
 
 def test_freshness_is_now_minus_the_newest_source_change_the_warehouse_holds(
-    s3, processed_bucket, load_env, lambda_context, capsys
+    s3, processed_bucket, app, lambda_context, capsys
 ) -> None:
     write_batch(s3, processed_bucket, PID_1, BATCH_1)
     write_batch(s3, processed_bucket, PID_2, BATCH_2)
@@ -176,7 +191,7 @@ def test_freshness_is_now_minus_the_newest_source_change_the_warehouse_holds(
 
 
 def test_freshness_counts_what_the_warehouse_holds_not_what_this_run_loaded(
-    s3, processed_bucket, load_env, lambda_context, capsys, wh_conn
+    s3, processed_bucket, app, lambda_context, capsys, wh_conn
 ) -> None:
     write_batch(s3, processed_bucket, PID_1, BATCH_1)
     write_batch(s3, processed_bucket, PID_2, BATCH_2)
@@ -200,7 +215,7 @@ def test_freshness_counts_what_the_warehouse_holds_not_what_this_run_loaded(
 
 
 def test_an_empty_warehouse_emits_no_freshness_so_the_alarm_sees_missing_data(
-    s3, processed_bucket, load_env, lambda_context, capsys
+    s3, processed_bucket, app, lambda_context, capsys
 ) -> None:
     summary = app.lambda_handler(BACKSTOP_EVENT, lambda_context)
 
@@ -209,7 +224,7 @@ def test_an_empty_warehouse_emits_no_freshness_so_the_alarm_sees_missing_data(
 
 
 def test_quarantined_rows_of_the_batches_loaded_are_one_metric_of_the_run(
-    s3, processed_bucket, load_env, lambda_context, capsys
+    s3, processed_bucket, app, lambda_context, capsys
 ) -> None:
     for pid, batch, quarantine in (
         (PID_1, BATCH_1, {"sales_order": {"rows": 2}, "payment": {"rows": 1}}),
@@ -229,17 +244,60 @@ def test_quarantined_rows_of_the_batches_loaded_are_one_metric_of_the_run(
     assert directive["Dimensions"] == [["service"]]
 
 
-def test_a_failed_run_emits_a_load_failed_metric_and_reraises(
+def test_a_terminal_failure_emits_load_failed_and_returns_without_a_function_error(
     s3, processed_bucket, load_env, lambda_context, monkeypatch, capsys
 ) -> None:
     monkeypatch.setenv("WAREHOUSE_SECRET_ID", "totesys/no-such-secret")
+    app = cold_start()
 
-    with pytest.raises(SecretError):
-        app.lambda_handler(GLUE_EVENT, lambda_context)
+    response = app.lambda_handler(GLUE_EVENT, lambda_context)  # no raise: Lambda won't retry
 
+    assert (response["status"], response["error"], response["transient"]) == (
+        "failed",
+        "SecretError",
+        False,
+    )
     [failed] = [doc for doc in emf_documents(capsys.readouterr().out) if "LoadFailed" in doc]
     assert failed["LoadFailed"] == [1.0]
     assert (failed["error"], failed["transient"]) == ("SecretError", "false")
+
+
+def test_a_successful_run_counts_zero_load_failures_for_the_alarm(
+    s3, processed_bucket, app, lambda_context, capsys
+) -> None:
+    app.lambda_handler(BACKSTOP_EVENT, lambda_context)
+
+    [doc] = [doc for doc in emf_documents(capsys.readouterr().out) if "LoadFailed" in doc]
+    assert doc["LoadFailed"] == [0.0]
+    [directive] = doc["_aws"]["CloudWatchMetrics"]
+    # LoadFailedAlarm in template.yaml: this namespace (POWERTOOLS_METRICS_NAMESPACE), service
+    assert (directive["Namespace"], directive["Dimensions"]) == (
+        "ToteSysPipelineTests",
+        [["service"]],
+    )
+
+
+def test_a_missing_setting_is_logged_at_init_and_fails_every_invocation_terminally(
+    s3, processed_bucket, load_env, lambda_context, monkeypatch, capsys
+) -> None:
+    monkeypatch.delenv("PROCESSED_BUCKET")
+    app = cold_start()  # no traceback out of the init phase: kept for the invocations
+
+    first = app.lambda_handler(GLUE_EVENT, lambda_context)
+    second = app.lambda_handler(BACKSTOP_EVENT, lambda_context)
+
+    assert (
+        first
+        == second
+        == {
+            "status": "failed",
+            "error": "ConfigError",
+            "transient": False,
+            "message": "missing environment variables: PROCESSED_BUCKET",
+        }
+    )
+    failed = [doc for doc in emf_documents(capsys.readouterr().out) if "LoadFailed" in doc]
+    assert [(d["LoadFailed"], d["error"]) for d in failed] == [([1.0], "ConfigError")] * 2
 
 
 def test_a_missing_secret_is_a_clear_error_and_loads_nothing(
@@ -247,9 +305,12 @@ def test_a_missing_secret_is_a_clear_error_and_loads_nothing(
 ) -> None:
     write_batch(s3, processed_bucket, PID_1, BATCH_1)
     monkeypatch.setenv("WAREHOUSE_SECRET_ID", "totesys/no-such-secret")
+    app = cold_start()
 
-    with pytest.raises(SecretError, match="'totesys/no-such-secret' cannot be read"):
-        app.lambda_handler(GLUE_EVENT, lambda_context)
+    response = app.lambda_handler(GLUE_EVENT, lambda_context)
+
+    assert response["error"] == "SecretError"
+    assert "'totesys/no-such-secret' cannot be read" in response["message"]
 
     tables = wh_conn.run(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
@@ -258,7 +319,7 @@ def test_a_missing_secret_is_a_clear_error_and_loads_nothing(
 
 
 def test_a_malformed_secret_is_a_clear_error_and_loads_nothing(
-    s3, processed_bucket, warehouse, secretsmanager, load_env, lambda_context, wh_conn
+    s3, processed_bucket, warehouse, secretsmanager, app, lambda_context, wh_conn
 ) -> None:
     write_batch(s3, processed_bucket, PID_1, BATCH_1)
     secretsmanager.put_secret_value(
@@ -266,8 +327,10 @@ def test_a_malformed_secret_is_a_clear_error_and_loads_nothing(
         SecretString=json.dumps({"engine": "postgres", "host": "127.0.0.1", "port": 5432}),
     )
 
-    with pytest.raises(SecretError, match="lacks keys: dbname, username, password"):
-        app.lambda_handler(GLUE_EVENT, lambda_context)
+    response = app.lambda_handler(GLUE_EVENT, lambda_context)
+
+    assert response["error"] == "SecretError"
+    assert "lacks keys: dbname, username, password" in response["message"]
 
     tables = wh_conn.run(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
@@ -276,7 +339,7 @@ def test_a_malformed_secret_is_a_clear_error_and_loads_nothing(
 
 
 def test_an_unreachable_warehouse_is_a_transient_error_and_loads_nothing(
-    s3, processed_bucket, warehouse, secretsmanager, load_env, lambda_context, wh_conn
+    s3, processed_bucket, warehouse, secretsmanager, app, lambda_context, wh_conn
 ) -> None:
     write_batch(s3, processed_bucket, PID_1, BATCH_1)
     closed_port = free_port()

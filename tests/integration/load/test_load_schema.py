@@ -16,11 +16,11 @@ from loader.warehouse import MIGRATION_LOCK_KEY
 def test_migrations_apply_once_and_are_a_no_op_at_every_later_start(postgres) -> None:
     conn = postgres.connect()
     try:
-        assert apply_migrations(conn) == ["0001_star_schema"]
+        assert apply_migrations(conn) == ["0001_star_schema", "0002_loaded_batch_ingest_batches"]
         assert apply_migrations(conn) == []
         assert apply_migrations(conn) == []
-        rows = conn.run("SELECT version FROM schema_migrations")
-        assert rows == [["0001_star_schema"]]
+        rows = conn.run("SELECT version FROM schema_migrations ORDER BY version")
+        assert rows == [["0001_star_schema"], ["0002_loaded_batch_ingest_batches"]]
     finally:
         conn.close()
 
@@ -59,7 +59,10 @@ def test_two_loaders_starting_together_apply_the_migrations_once(postgres) -> No
     finally:
         for conn in (holder, first, second):
             conn.close()
-    assert sorted(results.values(), key=len) == [[], ["0001_star_schema"]]
+    assert sorted(results.values(), key=len) == [
+        [],
+        ["0001_star_schema", "0002_loaded_batch_ingest_batches"],
+    ]
 
 
 def test_a_failing_migration_leaves_the_schema_as_it_was(postgres) -> None:
@@ -81,7 +84,10 @@ def test_a_failing_migration_leaves_the_schema_as_it_was(postgres) -> None:
 
 def test_migration_files_are_numbered_and_read_in_order() -> None:
     migrations = read_migrations()
-    assert [m.version for m in migrations] == ["0001_star_schema"]
+    assert [m.version for m in migrations] == [
+        "0001_star_schema",
+        "0002_loaded_batch_ingest_batches",
+    ]
     assert "CREATE TABLE fact_payment" in migrations[0].sql
 
 

@@ -38,6 +38,7 @@ def failed_metrics(out: str, name: str) -> list[dict[str, Any]]:
 def boundary(logger: Logger, error: Exception | None, calls: list[str]) -> Any:
     metrics = Metrics(namespace=NAMESPACE, service="ingest")
 
+    @metrics.log_metrics
     @pipeline_handler("Ingest", logger=logger, metrics=metrics)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         calls.append("called")
@@ -168,6 +169,7 @@ def test_an_init_error_inside_the_boundary_is_counted_like_any_failure(capsys) -
 
     init = init_guard(build, logger=logger)
 
+    @metrics.log_metrics
     @pipeline_handler("Load", logger=logger, metrics=metrics)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"settings": init.get()}

@@ -128,7 +128,7 @@ def test_a_processed_manifest_round_trips_exactly_in_the_contracts_order(tmp_pat
     stored = place.read_json(key(B2))  # written with sorted keys
     assert stored is not None and list(stored) != list(document)
 
-    manifest = job.PassManifest.from_json(key(B2), stored)
+    manifest = job.PassManifest.from_json(stored, key(B2))
     assert manifest.to_json() == document
     assert list(manifest.to_json()) == list(document)
     # Tables in STAR_TABLE_ORDER, quarantine in SOURCE_TABLES order, whatever order was read.
@@ -138,7 +138,7 @@ def test_a_processed_manifest_round_trips_exactly_in_the_contracts_order(tmp_pat
 
 
 def test_the_next_pass_carries_state_and_snapshots_forward_and_lists_only_its_tables() -> None:
-    previous = job.PassManifest.from_json(key(B1), processed_manifest(B1))
+    previous = job.PassManifest.from_json(processed_manifest(B1), key(B1))
     batches = [job.IngestBatch(B2, {}), job.IngestBatch(B3, {})]
     written = job.PassWrites(
         state={"staff": f"_state/staff/batch={B3}/"},
@@ -180,33 +180,43 @@ def _broken(change: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: d.update(kind="ingest"), "kind is 'ingest', not 'processed'"),
-        (lambda d: d.update(format_version=2), "format_version is 2, not 1"),
+        (lambda d: d.update(kind="ingest"), "kind: must be 'processed', not 'ingest'"),
+        (lambda d: d.update(format_version=2), "format_version: must be 1, not 2"),
+        (lambda d: d.update(batch_id=B1), f"batch_id: '{B1}' does not match the key"),
         (
-            lambda d: d.update(batch_id=B1),
-            f"batch_id is '{B1}', not '{B2}' (its key's)",
-        ),
-        (lambda d: d.update(ingest_batches=[B1]), f"ingest_batches is ['{B1}']: its last is not"),
-        (lambda d: d.update(ingest_batches=["x"]), "ingest_batches[0] is 'x', not a batch id"),
-        (lambda d: d.update(created_at=None), "created_at is None, not a string"),
-        (lambda d: d["state_rows"].update(staff="20"), "state_rows.staff is '20', not a count"),
-        (lambda d: d.update(date_range={"min": "soon"}), "date_range.min is 'soon', not a date"),
-        (lambda d: d.pop("tables"), "tables is None, not an object"),
-        (
-            lambda d: d["tables"]["dim_staff"].update(kind="view"),
-            "tables.dim_staff.kind is 'view', not 'dimension' or 'fact'",
+            lambda d: d.update(ingest_batches=[B1]),
+            "ingest_batches: must be in order, each once, ending with the batch's own id",
         ),
         (
-            lambda d: d["tables"]["fact_sales_order"]["objects"][0].pop("rows"),
-            "tables.fact_sales_order.objects[0].rows is None, not a count",
+            lambda d: d.update(ingest_batches=["x"]),
+            "ingest_batches: must be a non-empty list of batch ids: ['x']",
+        ),
+        (lambda d: d.update(created_at=3), "created_at: must be a non-empty text, not 3"),
+        (
+            lambda d: d["state_rows"].update(staff="20"),
+            "state_rows.staff: must be a count (an integer >= 0), not '20'",
         ),
         (
-            lambda d: d["tables"]["dim_staff"].update(changed_rows=-1),
-            "tables.dim_staff.changed_rows is -1, not a count",
+            lambda d: d.update(date_range={"min": "soon", "max": "2026-12-31"}),
+            "date_range.min: must be a date YYYY-MM-DD, not 'soon'",
+        ),
+        (lambda d: d.pop("tables"), "tables: missing"),
+        (lambda d: d["tables"].update(dim_view={}), "tables.dim_view: not a star table"),
+        (
+            lambda d: d["tables"]["dim_staff"].update(kind="fact"),
+            "tables.dim_staff.kind: must be 'dimension', not 'fact'",
+        ),
+        (
+            lambda d: d["tables"]["fact_sales_order"]["objects"][0].update(rows=-1),
+            "tables.fact_sales_order.objects[0].rows: must be a count (an integer >= 0), not -1",
+        ),
+        (
+            lambda d: d["tables"]["dim_staff"].update(changed_rows=None),
+            "tables.dim_staff.changed_rows: must be a count (an integer >= 0), not None",
         ),
         (
             lambda d: d["quarantine"]["staff"].update(prefix=3),
-            "quarantine.staff.prefix is 3, not a string",
+            "quarantine.staff.prefix: must be a non-empty text, not 3",
         ),
     ],
 )
@@ -214,8 +224,8 @@ def test_a_broken_processed_manifest_is_refused_naming_its_key_and_field(
     change: Any, message: str
 ) -> None:
     with pytest.raises(job.ManifestError) as caught:
-        job.PassManifest.from_json(key(B2), _broken(change))
-    assert str(caught.value).startswith(f"{key(B2)}: {message}"), str(caught.value)
+        job.PassManifest.from_json(_broken(change), key(B2))
+    assert str(caught.value) == f"processed manifest {key(B2)}: {message}"
 
 
 def test_an_ingest_manifest_is_typed_with_only_the_tables_that_landed_parts() -> None:
@@ -229,17 +239,19 @@ def test_an_ingest_manifest_is_typed_with_only_the_tables_that_landed_parts() ->
             "address": {"columns": [{"name": "address_id"}], "parts": []},
         },
     }
-    batch = job.IngestBatch.from_json(key(B1), data)
+    batch = job.IngestBatch.from_json(data, key(B1))
     assert batch == job.IngestBatch(
         B1, {"staff": job.IngestTable(({"name": "staff_id"},), (job.IngestPart(part, 3),))}
     )
     assert batch.tables["staff"].rows == 3
     with pytest.raises(job.ManifestError) as caught:
-        job.IngestBatch.from_json(key(B2), data)
-    assert str(caught.value) == f"{key(B2)}: batch_id is '{B1}', not '{B2}' (its key's)"
+        job.IngestBatch.from_json(data, key(B2))
+    assert (
+        str(caught.value) == f"ingest manifest {key(B2)}: batch_id: '{B1}' does not match the key"
+    )
     with pytest.raises(job.ManifestError, match=r"staff part key .* is not staff/batch="):
         job.IngestBatch.from_json(
-            key(B1), {**data, "tables": {"staff": {"parts": [{"key": "x/../y"}]}}}
+            {**data, "tables": {"staff": {"parts": [{"key": "x/../y"}]}}}, key(B1)
         )
 
 
@@ -252,7 +264,7 @@ def test_a_commit_writes_the_manifest_then_the_pointer_then_drops_the_inflight_r
     place = lake(tmp_path)
     place.write_json(job.INFLIGHT_KEY, {"batch_id": B2, "ingest_batches": [B2]})
     place.calls.clear()
-    manifest = job.PassManifest.from_json(key(B2), processed_manifest(B2))
+    manifest = job.PassManifest.from_json(processed_manifest(B2), key(B2))
 
     job.commit_pass(place, manifest)
 
@@ -273,7 +285,7 @@ def test_the_pointer_bounds_the_listing_and_a_newer_manifest_than_it_still_wins(
     tmp_path: Path,
 ) -> None:
     place = lake(tmp_path, B1, B2)
-    job.write_latest_pointer(place, job.PassManifest.from_json(key(B2), processed_manifest(B2)))
+    job.write_latest_pointer(place, job.PassManifest.from_json(processed_manifest(B2), key(B2)))
     place.calls.clear()
 
     latest = job.latest_processed_manifest(place)
@@ -312,7 +324,7 @@ def test_a_dangling_or_malformed_pointer_falls_back_to_listing_every_manifest(
     assert latest is not None and latest.to_json() == processed_manifest(B2)
     assert place.listings() == listings
     # The next commit puts the pointer right, and the listing is bounded again.
-    job.commit_pass(place, job.PassManifest.from_json(key(B3), processed_manifest(B3)))
+    job.commit_pass(place, job.PassManifest.from_json(processed_manifest(B3), key(B3)))
     place.calls.clear()
     latest = job.latest_processed_manifest(place)
     assert latest is not None and latest.batch_id == B3

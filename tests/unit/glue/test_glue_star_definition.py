@@ -35,9 +35,7 @@ JOIN_COLUMNS = {"legal_address_id": "address_id"}
 
 
 def _source_columns(table: StarTable, pick: str) -> set[str]:
-    return {
-        str(table.source_column(c.name)) for c in table.columns if getattr(c, pick) is True
-    }
+    return {str(table.source_column(c.name)) for c in table.columns if getattr(c, pick) is True}
 
 
 def test_the_job_does_not_import_the_shared_layer() -> None:
@@ -70,8 +68,8 @@ def test_each_tables_columns_and_spark_types_are_the_definitions(name: str) -> N
 
 
 def test_source_tables_are_the_definitions() -> None:
-    assert job.DIMENSION_SOURCES == {t.name: t.sources for t in SOURCED_DIMENSIONS}
-    assert job.FACT_SOURCES == {t.name: t.sources[0] for t in FACTS}
+    assert {t.name: t.sources for t in SOURCED_DIMENSIONS} == job.DIMENSION_SOURCES
+    assert {t.name: t.sources[0] for t in FACTS} == job.FACT_SOURCES
     assert set(job.SOURCE_TABLES) == {s for t in STAR_TABLES.values() for s in t.sources}
 
 
@@ -114,7 +112,7 @@ def test_dim_date_covers_every_fact_column_that_refers_to_it() -> None:
         t.name: tuple(c.name for c in t.columns if c.references == ("dim_date", "date_id"))
         for t in FACTS
     }
-    assert job.FACT_DATE_COLUMNS == refers
+    assert refers == job.FACT_DATE_COLUMNS
 
 
 def test_facts_are_partitioned_and_keyed_as_the_definition_says() -> None:
@@ -143,7 +141,9 @@ class Markers:
         if isinstance(data_type, T.DecimalType):
             return Decimal(self.ints.setdefault(name, 100 + len(self.ints)))
         if isinstance(data_type, T.DateType):
-            return dt.date(2024, 1, 1) + dt.timedelta(days=self.ints.setdefault(name, len(self.ints)))
+            return dt.date(2024, 1, 1) + dt.timedelta(
+                days=self.ints.setdefault(name, len(self.ints))
+            )
         if isinstance(data_type, T.BooleanType):
             return True
         if isinstance(data_type, T.TimestampNTZType):
@@ -178,7 +178,9 @@ def test_a_dimension_takes_each_column_from_the_source_column_the_definition_nam
     spark: Any, table: StarTable
 ) -> None:
     markers = Markers()
-    schemas = {s: spark.createDataFrame([], job.EMPTY_SOURCE_SCHEMAS[s]).schema for s in table.sources}
+    schemas = {
+        s: spark.createDataFrame([], job.EMPTY_SOURCE_SCHEMAS[s]).schema for s in table.sources
+    }
     states = {s: markers.frame(spark, schema) for s, schema in schemas.items()}
     row = job.build_dimension(table.name, states).collect()
     assert len(row) == 1

@@ -14,7 +14,8 @@ from loader.copy import CsvStream
 from loader.exceptions import LakeSchemaError
 from loader.manifest import LakeObject
 from loader.read import ObjectReader
-from loader.schema import STAR_TABLES, column_list, quote_ident
+from loader.schema import STAR_TABLES
+from pipeline_common.postgres import quote_identifier, quote_identifiers
 
 PAYMENT = STAR_TABLES["fact_payment"]
 CURRENCY = STAR_TABLES["dim_currency"]
@@ -149,11 +150,11 @@ def test_an_error_while_producing_rows_ends_the_stream_and_is_kept_for_the_calle
 
 
 def test_identifiers_are_quoted_and_anything_unexpected_is_refused() -> None:
-    assert quote_ident("fact_payment") == '"fact_payment"'
-    assert column_list(("a", "b"), "t") == '"t"."a", "t"."b"'
+    assert quote_identifier("fact_payment") == '"fact_payment"'
+    assert quote_identifiers(("a", "b"), "t") == '"t"."a", "t"."b"'
     for bad in ('x"; DROP TABLE dim_staff; --', "Dim", "1abc", ""):
         with pytest.raises(ValueError, match="not an allowed SQL identifier"):
-            quote_ident(bad)
+            quote_identifier(bad)
 
 
 def test_a_large_object_is_read_and_rendered_in_bounded_batches() -> None:

@@ -29,6 +29,7 @@ METRICS = Metrics(namespace="AsyncInvokeTests", service="load")
 def counting_handler(error: Exception | None, calls: list[int]) -> Any:
     """A handler behind the real error boundary, counting its invocations."""
 
+    @METRICS.log_metrics
     @pipeline_handler("Load", logger=LOGGER, metrics=METRICS)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         calls.append(len(calls) + 1)
@@ -89,6 +90,7 @@ def test_a_success_is_returned_after_a_retried_transient_error() -> None:
     calls: list[int] = []
     flaky = DatabaseUnavailableError("once")
 
+    @METRICS.log_metrics
     @pipeline_handler("Load", logger=LOGGER, metrics=METRICS)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         calls.append(1)

@@ -1,5 +1,8 @@
 """The Athena named queries of template.yaml answer their questions on hand-made star tables.
 
+The tables are made from the one star-schema definition (contracts/star.py), so a query
+naming a table or column the lake does not have fails here.
+
 DuckDB stands in for Athena (the local toolkit's lake engine): the queries use only SQL that
 both run. Facts hold every version of a source row, so each case has an amended row whose
 stale version would change the answer if a query forgot to take the latest version.
@@ -14,26 +17,43 @@ from typing import Any
 import duckdb
 import pytest
 
-STAR_TABLES = """
-CREATE TABLE dim_currency (currency_id INTEGER, currency_code VARCHAR, currency_name VARCHAR);
-CREATE TABLE dim_design (design_id INTEGER, design_name VARCHAR, file_location VARCHAR,
-                         file_name VARCHAR);
-CREATE TABLE dim_staff (staff_id INTEGER, first_name VARCHAR, last_name VARCHAR,
-                        department_name VARCHAR, location VARCHAR, email_address VARCHAR);
-CREATE TABLE dim_counterparty (counterparty_id INTEGER, counterparty_legal_name VARCHAR);
-CREATE TABLE dim_transaction (transaction_id INTEGER, transaction_type VARCHAR,
-                              sales_order_id INTEGER, purchase_order_id INTEGER);
-CREATE TABLE fact_sales_order (
-  sales_order_id INTEGER, created_date DATE, created_time VARCHAR, last_updated_date DATE,
-  last_updated_time VARCHAR, sales_staff_id INTEGER, counterparty_id INTEGER,
-  units_sold INTEGER, unit_price DECIMAL(10, 2), currency_id INTEGER, design_id INTEGER,
-  agreed_payment_date DATE, agreed_delivery_date DATE, agreed_delivery_location_id INTEGER);
-CREATE TABLE fact_payment (
-  payment_id INTEGER, created_date DATE, created_time VARCHAR, last_updated_date DATE,
-  last_updated_time VARCHAR, transaction_id INTEGER, counterparty_id INTEGER,
-  payment_amount DECIMAL(10, 2), currency_id INTEGER, payment_type_id INTEGER,
-  paid BOOLEAN, payment_date DATE);
+from pipeline_common.contracts.star import (
+    FACT_PARTITION_KEY,
+    FACT_PARTITION_SOURCE,
+    FACTS,
+    STAR_TABLES,
+)
 
+DUCKDB_TYPES: dict[str, str] = {
+    "int": "INTEGER",
+    "decimal(10,2)": "DECIMAL(10, 2)",
+    "date": "DATE",
+    "time": "VARCHAR",  # `HH:MM:SS.fff`: Athena has no time type
+    "string": "VARCHAR",
+    "boolean": "BOOLEAN",
+}
+
+
+def star_table_ddl() -> str:
+    """Every star table with the columns its files hold (contracts/star.py), in order."""
+    statements = []
+    for table in STAR_TABLES.values():
+        columns = ", ".join(f"{c.name} {DUCKDB_TYPES[c.lake_type]}" for c in table.columns)
+        statements.append(f"CREATE TABLE {table.name} ({columns});")
+    return "\n".join(statements)
+
+
+def add_partition_keys(connection: Any) -> None:
+    """Athena shows a fact's partition key as a last string column: created_date's month."""
+    for fact in FACTS:
+        for key in fact.partition_keys:
+            connection.execute(f"ALTER TABLE {fact.name} ADD COLUMN {key} VARCHAR")
+        month = f"strftime({FACT_PARTITION_SOURCE}, '%Y-%m')"
+        connection.execute(f"UPDATE {fact.name} SET {FACT_PARTITION_KEY} = {month}")
+
+
+# Rows in each table's column order, before the partition keys.
+ROWS = """
 INSERT INTO dim_currency VALUES (1, 'GBP', 'Pound Sterling'), (2, 'USD', 'US Dollar'),
                                 (3, 'EUR', 'Euro');
 INSERT INTO dim_design VALUES (10, 'Wooden', '/designs', 'wooden.json'),
@@ -41,7 +61,8 @@ INSERT INTO dim_design VALUES (10, 'Wooden', '/designs', 'wooden.json'),
                               (12, 'Bronze', '/designs', 'bronze.json');
 INSERT INTO dim_staff VALUES (1, 'Ann', 'Lee', 'Sales', 'Leeds', 'ann@example.com'),
                              (2, 'Bo', 'Ng', 'Sales', 'Manchester', 'bo@example.com');
-INSERT INTO dim_counterparty VALUES (1, 'Acme Ltd'), (2, 'Bags Inc');
+INSERT INTO dim_counterparty (counterparty_id, counterparty_legal_name)
+    VALUES (1, 'Acme Ltd'), (2, 'Bags Inc');
 INSERT INTO dim_transaction VALUES (500, 'SALE', 100, NULL), (501, 'SALE', 101, NULL),
                                    (502, 'SALE', 102, NULL), (503, 'SALE', 103, NULL),
                                    (504, 'PURCHASE', NULL, 7);
@@ -92,9 +113,32 @@ def _named_queries(resources: dict[str, Any]) -> dict[str, str]:
 def lake() -> Any:
     connection = duckdb.connect(":memory:")
     connection.execute("SET TimeZone = 'UTC'")
-    connection.execute(STAR_TABLES)
+    connection.execute(star_table_ddl())
+    connection.execute(ROWS)
+    add_partition_keys(connection)
     yield connection
     connection.close()
+
+
+def test_every_named_query_refers_only_to_star_tables_and_columns_that_exist(
+    resources: dict[str, Any],
+) -> None:
+    """Bound (EXPLAIN) on empty tables made from star.py: an unknown table or column fails."""
+    queries = _named_queries(resources)
+    assert len(queries) >= 4
+    connection = duckdb.connect(":memory:")
+    try:
+        connection.execute(star_table_ddl())
+        add_partition_keys(connection)
+        unbound = {}
+        for name, sql in queries.items():
+            try:
+                connection.execute(f"EXPLAIN {sql}")
+            except duckdb.Error as exc:
+                unbound[name] = str(exc).splitlines()[0]
+    finally:
+        connection.close()
+    assert unbound == {}
 
 
 def _run(lake: Any, resources: dict[str, Any], name: str) -> list[tuple[Any, ...]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from pipeline_common.contracts.batch import (
     TimestampFormatError,
@@ -44,7 +44,7 @@ class _Doc:
             self.fail("must be an object")
         self.data: dict[str, Any] = data
 
-    def fail(self, problem: str, name: str | None = None) -> Any:
+    def fail(self, problem: str, name: str | None = None) -> NoReturn:
         path = ".".join(p for p in (self.path, name) if p)
         raise ManifestError(
             f"{self.where}: {path}: {problem}" if path else f"{self.where}: {problem}"

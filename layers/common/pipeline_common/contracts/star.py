@@ -116,6 +116,8 @@ def _cols(
                 name in text_dates,
             )
         )
+    if not {*non_negative, *text_dates} <= {column.name for column in columns}:
+        raise ValueError(f"a rule names a column not in {spec!r}")
     return tuple(columns)
 
 
@@ -265,7 +267,9 @@ def _check_definition() -> None:
             raise ValueError(f"{table.name}: duplicate or unknown column names")
         for column in table.columns:
             target = column.references
-            if target and (target[0] not in STAR_TABLES or STAR_TABLES[target[0]].key != target[1:]):
+            if target and (
+                target[0] not in STAR_TABLES or STAR_TABLES[target[0]].key != target[1:]
+            ):
                 raise ValueError(f"{table.name}.{column.name} refers to no dimension key")
 
 
