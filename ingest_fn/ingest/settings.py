@@ -7,23 +7,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pipeline_common.contracts.source import TOTESYS_TABLES
 from pipeline_common.errors import ConfigError
-
-# The ToteSys tables ingest may read, parents before children. This tuple is the allow-list:
-# every SQL identifier for a table comes from here, never from configuration text.
-TOTESYS_TABLES: tuple[str, ...] = (
-    "address",
-    "counterparty",
-    "currency",
-    "department",
-    "design",
-    "payment_type",
-    "staff",
-    "sales_order",
-    "purchase_order",
-    "transaction",
-    "payment",
-)
 
 # 0: the commit fence (ingest/fence.py) takes a change committed after a run's snapshot on
 # the next run, so no margin is needed; a lag only delays every change by that much.

@@ -13,13 +13,14 @@ from pg8000.exceptions import DatabaseError, InterfaceError
 
 from ingest.exceptions import SourceQueryError, SourceSchemaError
 from pipeline_common.contracts.manifests import SourceColumn as Column
+from pipeline_common.contracts.source import WATERMARK_COLUMN
 from pipeline_common.errors import PipelineError
 from pipeline_common.postgres import advisory_lock, pipeline_error
 
 logger = Logger(child=True)
 
 SOURCE_SCHEMA = "public"
-WATERMARK_COLUMN = "last_updated"
+
 # pg_try_advisory_lock key held by a run for its whole length (arbitrary, fixed, documented
 # in docs/contracts.md): two overlapping runs cannot both read the same window and write.
 RUN_LOCK_KEY = 7_300_111_042

@@ -9,24 +9,13 @@ from pathlib import Path
 import pg8000.native
 
 from local.totesys.exceptions import NotEmptyError, SchemaExistsError, SchemaMissingError
+from pipeline_common.contracts.source import TOTESYS_TABLES
 from pipeline_common.postgres import quote_identifier  # on sys.path: see local/__init__.py
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 
 # The 11 ToteSys tables in foreign-key order (a table follows every table it references).
-TABLES: tuple[str, ...] = (
-    "address",
-    "counterparty",
-    "currency",
-    "department",
-    "design",
-    "payment_type",
-    "staff",
-    "sales_order",
-    "purchase_order",
-    "transaction",
-    "payment",
-)
+TABLES: tuple[str, ...] = TOTESYS_TABLES
 
 
 def primary_key(table: str) -> str:
