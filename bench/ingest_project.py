@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from bench.measure import QueryCounter, child_main, timed
-from local.lambda_runtime import REPO_ROOT, LambdaContext, load_handler
+from local.lambda_runtime import REPO_ROOT, LambdaContext, invoke_async, load_handler
 from pipeline_common.contracts.manifests import IngestManifest
 from pipeline_common.s3objects import read_json
 
@@ -45,7 +45,7 @@ def _work(args: argparse.Namespace) -> dict[str, Any]:
     before = set(_manifest_keys(s3, bucket))
     start_count = counter.count if counter else 0
     with timed() as clock:
-        summary = handler(event, LambdaContext(function_name=FUNCTION_NAME))
+        summary = invoke_async(handler, event, LambdaContext(function_name=FUNCTION_NAME), 0)
     queries = (counter.count - start_count) if counter else None
     new = sorted(set(_manifest_keys(s3, bucket)) - before)
     tables: dict[str, int] = {}

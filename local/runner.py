@@ -32,8 +32,10 @@ from local.job_access import job_policy, run_as_job_role
 from local.lambda_runtime import (
     REPO_ROOT,
     LambdaContext,
+    invoke_async,
     load_handler,
     logs_routed_to,
+    maximum_retry_attempts,
     unload_handlers,
 )
 from local.report import Progress
@@ -391,9 +393,6 @@ class LocalPipeline:
         """Invoke asynchronously, as the schedule or rule does: a raised error is retried up
         to the function's MaximumRetryAttempts in the template; a returned terminal failure
         raises FunctionFailedError (local.lambda_runtime.invoke_async)."""
-        # (imported here to keep this change inside _invoke; belongs with the imports above)
-        from local.lambda_runtime import invoke_async, maximum_retry_attempts
-
         if self._log is None:
             raise RuntimeError("the local pipeline is not open")
         log = self._log

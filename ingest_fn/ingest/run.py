@@ -18,8 +18,6 @@ from pg8000.exceptions import InterfaceError
 from ingest.exceptions import ClockError, StateRejectedError, UploadError
 from ingest.extract import TableCopy, TableExtract, extract_table
 from ingest.fence import Snapshot, fence_for, read_current_snapshot, read_seen_xids
-from pipeline_common.contracts.batch import batch_id_for
-from pipeline_common.contracts.keys import ingest_part_key
 from ingest.manifest import build_manifest, write_manifest
 from ingest.settings import Settings
 from ingest.source import TableSpec, describe_tables, hold_run_lock, snapshot
@@ -27,6 +25,8 @@ from ingest.state_guard import check_state
 from ingest.upload import GzipObjectWriter
 from ingest.watermarks import IngestState, read_watermarks, write_watermarks
 from ingest.window import Window, format_timestamp, parse_timestamp
+from pipeline_common.contracts.batch import batch_id_for
+from pipeline_common.contracts.keys import ingest_part_key
 from pipeline_common.postgres import connect
 from pipeline_common.secrets import read_db_secret
 

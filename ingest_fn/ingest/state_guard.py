@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 
 from ingest.exceptions import StateAheadError, WatermarkAheadError
-from pipeline_common.contracts.batch import batch_id_for
 from ingest.watermarks import IngestState
 from ingest.window import format_timestamp, parse_timestamp
+from pipeline_common.contracts.batch import batch_id_for
 
 # How far the source clock may lag the clock of the run that wrote a batch id (both are
 # the source's now(), so only a failover to a server with another clock can move it back).

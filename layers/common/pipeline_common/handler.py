@@ -143,9 +143,9 @@ def pipeline_handler(
                 extra = {"error": type(exc).__name__, "transient": transient}
                 count_failure(metrics, metric, exc)
                 if transient:
-                    logger.exception(f"{stage} failed; Lambda retries it", extra=extra)
+                    logger.exception(f"{stage} failed (transient, raised)", extra=extra)
                     raise
-                logger.exception(f"{stage} failed terminally; not retried", extra=extra)
+                logger.exception(f"{stage} failed (terminal, not retried)", extra=extra)
                 return FailureResponse(exc)
             count_failure(metrics, metric, None)
             return response

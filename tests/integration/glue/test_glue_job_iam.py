@@ -102,6 +102,9 @@ def test_the_job_role_allows_every_request_a_crash_and_its_redo_make(used: RoleP
     assert set(used.used) <= set(used.granted())
     deleted = used.used["s3:DeleteObject"]
     assert lake("_job/inflight.json") in deleted  # removed after each commit
+    # The latest pointer is overwritten after each commit, never deleted (the role cannot).
+    assert lake("_job/latest.json") in used.used["s3:PutObject"]
+    assert lake("_job/latest.json") not in deleted
     # The redo of B2 overwrote the crashed pass's prefixes: Spark removed what they held.
     assert any(r.startswith(lake(f"_state/address/batch={B2}/")) for r in deleted)
     assert any(r.startswith(lake(f"_quarantine/{B2}/")) for r in deleted)

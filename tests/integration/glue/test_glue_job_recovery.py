@@ -166,3 +166,17 @@ def test_the_same_pending_work_gives_the_same_table_contents(lake: Lake, twin: L
     assert first["quarantine"] == again["quarantine"]
     assert first["state"] == again["state"]
     assert first["date_range"] == again["date_range"]
+
+
+def test_the_latest_pointer_follows_each_commit_and_a_crash_before_one_leaves_it(
+    lake: Lake,
+) -> None:
+    committed, crashed, rerun, idle = lake.passes
+
+    def pointer(files: dict[str, bytes]) -> Any:
+        return json.loads(files[job.LATEST_KEY])
+
+    assert pointer(committed.files) == {"batch_id": B1, "key": f"_manifests/{B1}.json"}
+    assert pointer(crashed.files) == pointer(committed.files)  # no commit, no move
+    assert pointer(rerun.files) == {"batch_id": B4, "key": f"_manifests/{B4}.json"}
+    assert idle.files[job.LATEST_KEY] == rerun.files[job.LATEST_KEY]  # nothing pending

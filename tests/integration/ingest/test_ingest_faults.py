@@ -11,10 +11,10 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from ingest.exceptions import ClockError, SourceSchemaError, UploadError
-from pipeline_common.contracts.batch import batch_id_for
-from pipeline_common.contracts.keys import INGEST_STATE_KEY as STATE_KEY
 from ingest.settings import TOTESYS_TABLES
 from local.services import free_port
+from pipeline_common.contracts.batch import batch_id_for
+from pipeline_common.contracts.keys import INGEST_STATE_KEY as STATE_KEY
 from pipeline_common.errors import (
     ConcurrentRunError,
     DatabaseUnavailableError,

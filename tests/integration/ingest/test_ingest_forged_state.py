@@ -12,8 +12,8 @@ import pytest
 from aws_lambda_powertools import Metrics
 
 from ingest.exceptions import StateAheadError, WatermarkAheadError
-from pipeline_common.contracts.keys import INGEST_STATE_KEY as STATE_KEY
 from ingest.run import run_ingest
+from pipeline_common.contracts.keys import INGEST_STATE_KEY as STATE_KEY
 from pipeline_common.s3objects import write_json
 from tests.integration.ingest.support import all_keys, change_rows, manifests, state
 from tests.integration.ingest.test_ingest_faults import _assert_catches_up

@@ -138,7 +138,7 @@ def test_table_name_outside_the_allow_list_is_refused_before_any_sql(
     errors = [(line["message"], line["error"]) for line in lines if line.get("level") == "ERROR"]
     assert errors == [
         ("configuration error at init", "ConfigError"),
-        ("Ingest failed terminally; not retried", "ConfigError"),
+        ("Ingest failed (terminal, not retried)", "ConfigError"),
     ]
 
     assert totesys.run("SELECT to_regclass('x') IS NOT NULL") == [[True]]

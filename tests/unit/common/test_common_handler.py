@@ -117,7 +117,7 @@ def test_a_terminal_error_ends_without_a_function_error_and_says_why(capsys) -> 
     [line] = json_lines(logs.getvalue())
     assert line["level"] == "ERROR"
     assert (line["error"], line["transient"]) == ("ConfigError", False)
-    assert "terminally" in line["message"]
+    assert line["message"] == "Ingest failed (terminal, not retried)"
 
 
 def test_a_terminal_failure_body_carries_no_row_data_of_a_database_error() -> None:
