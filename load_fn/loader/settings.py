@@ -1,4 +1,4 @@
-"""The load function's settings, read from the environment once per invocation."""
+"""The load function's settings, read from the environment once per container (at init)."""
 
 from __future__ import annotations
 
