@@ -11,6 +11,7 @@ from pg8000.exceptions import DatabaseError
 
 from loader.exceptions import MigrationError
 from loader.warehouse import MIGRATION_LOCK_KEY, Connection, describe, transaction
+from pipeline_common.postgres import take_transaction_lock
 
 logger = Logger(child=True)
 
@@ -56,7 +57,7 @@ def apply_migrations(conn: Connection, migrations: list[Migration] | None = None
     pending = read_migrations() if migrations is None else migrations
     applied: list[str] = []
     with transaction(conn, "applying schema migrations"):
-        conn.run("SELECT pg_advisory_xact_lock(:key)", key=MIGRATION_LOCK_KEY)
+        take_transaction_lock(conn, MIGRATION_LOCK_KEY)
         conn.run(_BOOTSTRAP)
         done = {row[0] for row in conn.run("SELECT version FROM schema_migrations")}
         for migration in pending:
