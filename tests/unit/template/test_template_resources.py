@@ -157,7 +157,17 @@ def test_common_layer_builds_pipeline_common_with_its_requirements(
     pinned = {
         line.split("==")[0] for line in requirements.splitlines() if "==" in line and line[0] != "#"
     }
-    assert pinned == {"aws-lambda-powertools", "isal"}
+    # Powertools and isal (the pandas layer lacks them) and pg8000 with its dependencies
+    # (the driver pinned here, not whatever the pandas layer carries: test_template_driver).
+    assert pinned == {
+        "aws-lambda-powertools",
+        "isal",
+        "pg8000",
+        "scramp",
+        "asn1crypto",
+        "python-dateutil",
+        "six",
+    }
     assert (REPO_ROOT / "layers/common/pipeline_common/__init__.py").is_file()
 
 
