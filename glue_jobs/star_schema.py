@@ -46,8 +46,8 @@ BATCH_ID_PATTERN = r"\d{8}T\d{12}Z"
 MANIFEST_PREFIX = "_manifests/"
 INFLIGHT_KEY = "_job/inflight.json"
 LATEST_KEY = "_job/latest.json"
-MANIFEST_KEY = re.compile(rf"^{MANIFEST_PREFIX}({BATCH_ID_PATTERN})\.json$")
-BATCH_ID = re.compile(rf"^{BATCH_ID_PATTERN}$")
+MANIFEST_KEY = re.compile(rf"{MANIFEST_PREFIX}({BATCH_ID_PATTERN})\.json")  # fullmatch only
+BATCH_ID = re.compile(BATCH_ID_PATTERN)  # fullmatch only: "$" would pass a trailing newline
 # Adaptive rules the pass turns off (run(): they drop Observation metrics of empty plans).
 AQE_RULES_OFF = "org.apache.spark.sql.execution.adaptive.AQEPropagateEmptyRelation"
 ROWS_PER_FILE = 1_000_000
@@ -56,7 +56,7 @@ CONCURRENT_TABLES = 4
 # Postgres text can never hold NUL, so it marks a quoted empty field ("") on the way in:
 # Spark's CSV reader would otherwise turn "" and an unquoted empty field both into NULL.
 EMPTY_STRING_SENTINEL = "\u0000"
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # fullmatch only
 
 SOURCE_TABLES: tuple[str, ...] = (
     "address",
@@ -760,7 +760,7 @@ def _data_files(keys: Iterable[str]) -> list[str]:
 
 
 def _identifier(name: str) -> str:
-    if not IDENTIFIER.match(name):
+    if not IDENTIFIER.fullmatch(name):
         raise ManifestError(f"column name {name!r} is not a plain identifier")
     return name
 
@@ -1323,7 +1323,7 @@ def manifest_key(batch_id: str) -> str:
 
 def batch_id_of_manifest_key(key: str) -> str | None:
     """The batch id a manifest key names, or None for any other key."""
-    match = MANIFEST_KEY.match(key)
+    match = MANIFEST_KEY.fullmatch(key)
     return match.group(1) if match else None
 
 
@@ -1334,7 +1334,7 @@ def _header(doc: _Doc, kind: str, key: str | None) -> str:
     if doc.raw("kind") != kind:
         doc.fail(f"must be {kind!r}, not {doc.data['kind']!r}", "kind")
     batch_id = doc.raw("batch_id")
-    if not isinstance(batch_id, str) or not BATCH_ID.match(batch_id):
+    if not isinstance(batch_id, str) or not BATCH_ID.fullmatch(batch_id):
         doc.fail(f"not a batch id: {batch_id!r}", "batch_id")
     if key is not None and batch_id_of_manifest_key(key) != batch_id:
         doc.fail(f"{batch_id!r} does not match the key", "batch_id")
@@ -1441,7 +1441,7 @@ class PassManifest:
         doc = _Doc(f"processed manifest {key or '(unsaved)'}", data)
         batch_id = _header(doc, "processed", key)
         ingest_batches = doc.texts("ingest_batches")
-        if not ingest_batches or not all(BATCH_ID.match(b) for b in ingest_batches):
+        if not ingest_batches or not all(BATCH_ID.fullmatch(b) for b in ingest_batches):
             doc.fail(
                 f"must be a non-empty list of batch ids: {list(ingest_batches)}", "ingest_batches"
             )
@@ -1589,7 +1589,7 @@ def read_latest_pointer(processed: Location) -> str | None:
     if pointer is None:
         return None
     batch_id = pointer.get("batch_id")
-    if not (isinstance(batch_id, str) and BATCH_ID.match(batch_id)) or (
+    if not (isinstance(batch_id, str) and BATCH_ID.fullmatch(batch_id)) or (
         pointer.get("key") != manifest_key(batch_id)
     ):
         _log("ignoring a malformed latest pointer", logging.WARNING, pointer=pointer)
@@ -1598,7 +1598,7 @@ def read_latest_pointer(processed: Location) -> str | None:
 
 
 def _newest_manifest(keys: Iterable[str]) -> str | None:
-    ids = [m.group(1) for k in keys if (m := MANIFEST_KEY.match(k))]
+    ids = [m.group(1) for k in keys if (m := MANIFEST_KEY.fullmatch(k))]
     return max(ids) if ids else None
 
 
@@ -1641,7 +1641,7 @@ def list_pending_batches(ingest: Location, after: str) -> list[IngestBatch]:
     ids = [
         m.group(1)
         for k in ingest.list_keys(MANIFEST_PREFIX, start_after=start)
-        if (m := MANIFEST_KEY.match(k)) and m.group(1) > after
+        if (m := MANIFEST_KEY.fullmatch(k)) and m.group(1) > after
     ]
     return [
         IngestBatch.from_json(ingest.read_json(manifest_key(b)), manifest_key(b))

@@ -33,7 +33,7 @@ class Settings:
     part_rows: int = DEFAULT_PART_ROWS
 
     def __post_init__(self) -> None:
-        if not _BUCKET_NAME.match(self.ingest_bucket):
+        if not _BUCKET_NAME.fullmatch(self.ingest_bucket):
             raise ConfigError(f"INGEST_BUCKET {self.ingest_bucket!r} is not an S3 bucket name")
         if not self.source_secret_id.strip():
             raise ConfigError("SOURCE_SECRET_ID is empty")

@@ -38,7 +38,7 @@ def read_migrations() -> list[Migration]:
     folder = resources.files("loader") / "sql"
     found: dict[str, Migration] = {}
     for entry in folder.iterdir():
-        match = _FILE_NAME.match(entry.name)
+        match = _FILE_NAME.fullmatch(entry.name)
         if not match:
             continue
         number = match.group(1)

@@ -212,7 +212,7 @@ def pipeline_error(
 
 
 # Identifiers #############################################################################
-IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")  # fullmatch: "$" would pass a trailing newline
 """The only names spliced into SQL: lower case (what Postgres folds unquoted names to), at
 most 63 bytes (NAMEDATALEN - 1, beyond which Postgres truncates), nothing to escape."""
 
