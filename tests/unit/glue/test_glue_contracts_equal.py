@@ -27,11 +27,9 @@ from pipeline_common.contracts.manifests import (
     ProcessedManifest,
     SourceColumn,
 )
+from tests.manifest_documents import HI, KEY, PID, A
+from tests.manifest_documents import processed_manifest as processed_document
 
-PID = "20241115T144100123000Z"
-A = "20241115T143800000000Z"
-KEY = keys.manifest_key(PID)
-HI = "2024-11-15 14:41:00.123000"
 NOW = dt.datetime(2024, 11, 15, 15, 0, tzinfo=dt.UTC)
 
 
@@ -118,49 +116,6 @@ def test_a_broken_ingest_header_is_refused_in_the_same_words(change: Change) -> 
     with pytest.raises(job.ManifestError) as held:
         job.IngestBatch.from_json(copy.deepcopy(document), KEY, now=NOW)
     assert str(held.value) == str(shared.value)
-
-
-def processed_document() -> dict[str, Any]:
-    """A processed manifest the job wrote, every field set."""
-    fact_key = f"fact_sales_order/created_month=2024-11/batch-{PID}-00000.snappy.parquet"
-    return {
-        "format_version": 1,
-        "kind": "processed",
-        "batch_id": PID,
-        "ingest_batches": [A, PID],
-        "created_at": "2024-11-15T14:42:00.000000+00:00",
-        "state": {"staff": f"_state/staff/batch={PID}/"},
-        "state_rows": {"staff": 20},
-        "snapshots": {"dim_staff": f"dim_staff/snapshot={PID}/"},
-        "date_range": {"min": "2022-11-03", "max": "2024-11-15"},
-        "tables": {
-            "dim_staff": {
-                "kind": "dimension",
-                "location": f"dim_staff/snapshot={PID}/",
-                "rows": 20,
-                "objects": [f"dim_staff/snapshot={PID}/part-0.snappy.parquet"],
-                "changed_rows": 1,
-                "changed_objects": [f"_changes/dim_staff/batch={PID}/part-0.snappy.parquet"],
-            },
-            "fact_sales_order": {
-                "kind": "fact",
-                "location": "fact_sales_order/",
-                "rows": 3,
-                "partition_keys": ["created_month"],
-                "objects": [
-                    {"key": fact_key, "partition": {"created_month": "2024-11"}, "rows": 3}
-                ],
-            },
-        },
-        "quarantine": {
-            "sales_order": {
-                "rows": 2,
-                "prefix": f"_quarantine/{PID}/sales_order/",
-                "reasons": {"agreed_payment_date: not a date": 2},
-            }
-        },
-        "warnings": {"dim_currency": {"unknown_currency_code": 1}},
-    }
 
 
 def test_a_processed_manifest_reads_and_writes_the_same_in_both() -> None:
