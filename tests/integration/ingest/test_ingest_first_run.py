@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from ingest.settings import TOTESYS_TABLES
+from pipeline_common.contracts.batch import is_batch_id
 from tests.integration.ingest.support import (
     all_keys,
     manifests,
@@ -14,7 +15,6 @@ from tests.integration.ingest.support import (
     state,
 )
 
-BATCH_ID = re.compile(r"^\d{8}T\d{12}Z$")
 HI = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}000$")
 
 
@@ -23,7 +23,7 @@ def test_first_run_extracts_every_table_exactly(totesys, ingest, s3, bucket) -> 
 
     [manifest] = manifests(s3, bucket)
     assert summary.batch_id == manifest["batch_id"]
-    assert BATCH_ID.match(manifest["batch_id"])
+    assert is_batch_id(manifest["batch_id"])
     assert HI.match(manifest["hi"])
     assert sorted(manifest["tables"]) == sorted(TOTESYS_TABLES)
     for table in TOTESYS_TABLES:

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from template_support import REPO_ROOT, props
 
+from pipeline_common.contracts.keys import batch_id_of_manifest_key, ingest_part_key
+
 EVENTS = REPO_ROOT / "events"
 
 
@@ -91,11 +93,10 @@ def test_s3_samples_are_a_manifest_and_a_data_part_of_one_batch_in_one_bucket() 
     manifest = _event("s3_manifest_created.json")["detail"]
     part = _event("s3_part_created.json")["detail"]
     assert manifest["bucket"] == part["bucket"]
-    batch = re.fullmatch(r"_manifests/(\d{8}T\d{12}Z)\.json", manifest["object"]["key"])
-    assert batch, manifest["object"]["key"]
-    assert re.fullmatch(
-        rf"[a-z_]+/batch={batch.group(1)}/part-\d{{5}}\.csv\.gz", part["object"]["key"]
-    )
+    batch_id = batch_id_of_manifest_key(manifest["object"]["key"])
+    assert batch_id, manifest["object"]["key"]
+    table = part["object"]["key"].split("/")[0]
+    assert part["object"]["key"] == ingest_part_key(table, batch_id, 0)
 
 
 def test_glue_samples_differ_only_in_outcome() -> None:
