@@ -27,6 +27,7 @@ import resource
 import subprocess  # nosec B404 - runs only this module in a child interpreter
 import sys
 import time
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -182,7 +183,7 @@ def put_fact_batch(s3: Any, facts: pa.Table) -> int:
     return len(objects)
 
 
-def put_manifest(s3: Any, batch_id: str, tables: dict[str, TableEntry]) -> None:
+def put_manifest(s3: Any, batch_id: str, tables: Mapping[str, TableEntry]) -> None:
     manifest = ProcessedManifest(batch_id, (batch_id,), tables)
     s3.put_object(Bucket=BUCKET, Key=manifest.key, Body=json.dumps(manifest.to_json()).encode())
 

@@ -152,7 +152,19 @@ def test_an_allowed_identifier_is_quoted_as_is() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ['a"b', "Name", "a" * 64, "1abc", "", "sales order", "t;drop", "é", "staff.email", "staff\n", None],
+    [
+        'a"b',
+        "Name",
+        "a" * 64,
+        "1abc",
+        "",
+        "sales order",
+        "t;drop",
+        "é",
+        "staff.email",
+        "staff\n",
+        None,
+    ],
 )
 def test_anything_outside_the_allow_list_is_refused(name: str) -> None:
     with pytest.raises(UnsafeIdentifierError) as raised:
