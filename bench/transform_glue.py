@@ -16,6 +16,7 @@ from typing import Any
 from bench.measure import child_main, spread, timed
 from local.manifest_files import processed_manifests
 from local.spark import counted_jobs
+from pipeline_common.contracts.manifests import ProcessedManifest
 
 
 def processed_counts(processed_dir: Path) -> dict[str, int]:
@@ -103,7 +104,7 @@ def _incremental(args: argparse.Namespace, spark: Any, s3: Any, glue: Any) -> di
             manifest = star_schema.run(spark, job_args, s3=s3, glue=glue)
         runs.append(clock["seconds"])
         spark_jobs.append(jobs["jobs"])
-        if not manifest or manifest["ingest_batches"] != [last.stem]:
+        if not manifest or ProcessedManifest.from_json(manifest).ingest_batches != (last.stem,):
             raise RuntimeError(f"the incremental pass did not process exactly {last.stem}")
         shutil.rmtree(processed)
     shutil.rmtree(args.processed_root, ignore_errors=True)

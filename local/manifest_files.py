@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_common.contracts.keys import MANIFEST_PREFIX, batch_id_of_manifest_key, manifest_key
-from pipeline_common.contracts.manifests import IngestManifest, ManifestError, ProcessedManifest
+from pipeline_common.contracts.manifests import (
+    DimensionEntry,
+    IngestManifest,
+    ManifestError,
+    ProcessedManifest,
+)
 
 
 def _document(bucket_dir: Path, key: str) -> Any:
@@ -58,8 +63,9 @@ def ingest_manifest_of(bucket_dir: Path, batch_id: str) -> IngestManifest:
 def star_rows(manifest: ProcessedManifest) -> dict[str, int]:
     """Rows a pass wrote per star table: a dimension's new or changed rows (what the loader
     upserts, its whole snapshot where a manifest lists no changes), a fact's new records."""
-    rows = {}
-    for table, entry in manifest.tables.items():
-        changed = getattr(entry, "changed_rows", None)
-        rows[table] = entry.rows if changed is None else changed
-    return rows
+    return {
+        table: entry.changed_rows
+        if isinstance(entry, DimensionEntry) and entry.changed_rows is not None
+        else entry.rows
+        for table, entry in manifest.tables.items()
+    }

@@ -6,57 +6,27 @@ from typing import Any
 
 from loader.manifest import LakeObject, plan_batch
 from pipeline_common.contracts.manifests import ProcessedManifest
-
-PID = "20241115T144100123456Z"
-KEY = f"_manifests/{PID}.json"
+from tests.manifest_documents import KEY, PID, A, processed_manifest
 
 
 def manifest() -> dict[str, Any]:
-    return {
-        "format_version": 1,
-        "kind": "processed",
-        "batch_id": PID,
-        "ingest_batches": ["20241115T143900000000Z", PID],
-        "tables": {
-            # deliberately not in load order
-            "fact_sales_order": {
-                "kind": "fact",
-                "location": "fact_sales_order/",
-                "rows": 3,
-                "partition_keys": ["created_month"],
-                "objects": [
-                    {
-                        "key": f"fact_sales_order/created_month=2024-11/batch-{PID}-0.parquet",
-                        "partition": {"created_month": "2024-11"},
-                        "rows": 3,
-                    }
-                ],
-            },
-            "dim_staff": {
-                "kind": "dimension",
-                "location": f"dim_staff/snapshot={PID}/",
-                "rows": 20,
-                "objects": [f"dim_staff/snapshot={PID}/part-0.snappy.parquet"],
-                "changed_rows": 1,
-                "changed_objects": [f"_changes/dim_staff/batch={PID}/part-0.snappy.parquet"],
-            },
-            "dim_date": {
-                "kind": "dimension",
-                "location": f"dim_date/snapshot={PID}/",
-                "rows": 61,
-                "objects": [f"dim_date/snapshot={PID}/part-0.snappy.parquet"],
-                "changed_rows": 61,
-                "changed_objects": [f"_changes/dim_date/batch={PID}/part-0.snappy.parquet"],
-            },
-        },
-        "quarantine": {"sales_order": {"rows": 2, "prefix": "_quarantine/x/sales_order/"}},
+    """The shared processed manifest plus dim_date, listed last: not in load order."""
+    data = processed_manifest()
+    data["tables"]["dim_date"] = {
+        "kind": "dimension",
+        "location": f"dim_date/snapshot={PID}/",
+        "rows": 61,
+        "objects": [f"dim_date/snapshot={PID}/part-0.snappy.parquet"],
+        "changed_rows": 61,
+        "changed_objects": [f"_changes/dim_date/batch={PID}/part-0.snappy.parquet"],
     }
+    return data
 
 
 def test_a_manifest_is_planned_in_load_order_with_changed_objects_for_dimensions() -> None:
     plan = plan_batch(ProcessedManifest.from_json(manifest(), KEY))
     assert (plan.batch_id, plan.key) == (PID, KEY)
-    assert plan.ingest_batches == ("20241115T143900000000Z", PID)
+    assert plan.ingest_batches == (A, PID)
     assert plan.quarantined == {"sales_order": 2}
     assert [table.table.name for table in plan.tables] == [
         "dim_date",
@@ -71,7 +41,7 @@ def test_a_manifest_is_planned_in_load_order_with_changed_objects_for_dimensions
     fact = plan.tables[2]
     assert fact.objects == (
         LakeObject(
-            f"fact_sales_order/created_month=2024-11/batch-{PID}-0.parquet",
+            f"fact_sales_order/created_month=2024-11/batch-{PID}-00000.snappy.parquet",
             {"created_month": "2024-11"},
             3,
         ),
