@@ -105,7 +105,7 @@ def write_loaded_batch(
     ingest_batches: tuple[str, ...],
 ) -> None:
     """Record a batch as loaded, with the ingest batches it covered (in the manifest's
-    order: a warehouse row traces to its source window); last in the batch's transaction."""
+    order: a loaded batch traces to its source windows); last in the batch's transaction."""
     conn.run(
         "INSERT INTO etl_loaded_batch (batch_id, manifest_key, row_counts, ingest_batches) "
         "VALUES (:batch_id, :manifest_key, CAST(:row_counts AS jsonb), "
